@@ -1,0 +1,56 @@
+# Nudge: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KAFKA_VERSION ?= 3.9.2
+export KAFKA_VERSION
+STACK := deploy/local/stack.sh
+WITH_STACK := deploy/local/with-stack.sh
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install up down status lint format test test-unit test-integration demo clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,rocksdb]"
+	@touch $@
+
+install: $(VENV)/.installed ## Create the venv and install Nudge with its dev tools
+
+up: ## Start the local stack (Kafka $(KAFKA_VERSION) in KRaft mode + Redis)
+	@$(STACK) up
+
+down: ## Stop the local stack (only what `make up` started)
+	@$(STACK) down
+
+status: ## Show whether the local stack is running
+	@$(STACK) status
+
+lint: install ## Check style and types (edits nothing)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy streams/engine
+
+format: install ## Format the code in place
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test-unit: install ## Run the pure unit tests (no stack needed)
+	$(VENV)/bin/pytest tests/unit -q $(PYTEST_ARGS)
+
+test: install ## Set everything up, run unit + integration tests, stop the stack
+	$(WITH_STACK) $(VENV)/bin/pytest tests -q $(PYTEST_ARGS)
+
+demo: install ## Run the demo on the local stack
+	$(WITH_STACK) $(PY) deploy/local/smoke.py
+
+clean: ## Stop the stack and remove local data (keeps downloaded jars)
+	@$(STACK) clean

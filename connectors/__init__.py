@@ -1,0 +1,1 @@
+"""Nudge edges: ingestion, delivery providers and Redis stores."""

@@ -1,0 +1,1 @@
+"""Nudge contracts: Avro schemas and the codec that reads and writes them."""

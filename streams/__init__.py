@@ -1,0 +1,1 @@
+"""Nudge stream processing: the Faust app, the pure trigger engine and decisions."""

@@ -1,0 +1,30 @@
+"""The Faust application factory: broker, store and web settings in one place."""
+
+from __future__ import annotations
+
+import faust
+
+
+def create_app(
+    app_id: str,
+    broker: str,
+    *,
+    store: str = "memory://",
+    data_dir: str = ".local/faust",
+    web_port: int = 6066,
+    topic_partitions: int = 4,
+    broker_credentials: object | None = None,
+) -> faust.App:
+    """Build the Faust app; every table is changelog-backed and partitioned by user id."""
+    return faust.App(
+        app_id,
+        broker=f"kafka://{broker}" if "://" not in broker else broker,
+        broker_credentials=broker_credentials,
+        store=store,
+        datadir=data_dir,
+        web_port=web_port,
+        web_bind="127.0.0.1",
+        topic_partitions=topic_partitions,
+        topic_replication_factor=1,
+        autodiscover=False,
+    )
