@@ -4,7 +4,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 KAFKA_VERSION ?= 3.9.2
-export KAFKA_VERSION
+KAFKA_PORT ?= 9092
+KAFKA_CONTROLLER_PORT ?= 9093
+REDIS_PORT ?= 6379
+export KAFKA_VERSION KAFKA_PORT KAFKA_CONTROLLER_PORT REDIS_PORT
+# tests and the demo talk to the stack this Makefile starts
+export NUDGE_TEST_KAFKA ?= 127.0.0.1:$(KAFKA_PORT)
+export NUDGE_TEST_REDIS ?= redis://127.0.0.1:$(REDIS_PORT)/0
+export NUDGE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export NUDGE_REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 STACK := deploy/local/stack.sh
 WITH_STACK := deploy/local/with-stack.sh
 PYTEST_ARGS ?=

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
+import faust
+
 from streams.app import create_app
-from streams.settings import load_settings
+from streams.settings import Settings, load_settings
+
+# Modules under streams/commands that add subcommands (each has `register(app, settings)`).
+COMMAND_MODULES: list[str] = []
 
 
-def build():
+def build(settings: Settings | None = None) -> faust.App:
     """Read settings and wire the Faust app with every `nudge` command."""
-    settings = load_settings()
+    settings = settings or load_settings()
     app = create_app(
         settings.app_id,
         settings.kafka_bootstrap,
@@ -19,6 +25,8 @@ def build():
         web_port=settings.web_port,
         topic_partitions=settings.topic_partitions,
     )
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"streams.commands.{name}").register(app, settings)
     return app
 
 
