@@ -1,0 +1,93 @@
+"""Per-user state: small, bounded, and serialisable to a plain dict for changelog-backed tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.engine.errors import StateError
+
+DAY_MS = 86_400_000
+# Bounds keep a heavy user's state as small as a typical one's (changelog and restore cost).
+MAX_TYPES = 32
+MAX_ACTIVE_DAYS = 31
+MAX_AFFINITY = 16
+MAX_RECENT_ITEMS = 32
+MAX_WINDOWS = 8
+# Fired markers older than this (and their trigger's re-eligibility) are forgotten.
+FIRED_RETENTION_MS = 90 * DAY_MS
+
+
+@dataclass(slots=True)
+class UserState:
+    """Everything the engine remembers about one user; timers are part of it (one source of truth)."""
+
+    user_id: str
+    first_ms: int | None = None
+    last_ms: int | None = None
+    events: int = 0
+    purchases: int = 0
+    spend: float = 0.0
+    last_by_type: dict[str, int] = field(default_factory=dict)
+    active_days: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    # timer key "trigger|name" -> [due_ms, instance]
+    timers: dict[str, list[Any]] = field(default_factory=dict)
+    # "trigger|correlation" -> event time of the last firing (dedupe and re-eligibility)
+    fired: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, dict[str, float]] = field(default_factory=dict)
+    streaks: dict[str, list[int]] = field(default_factory=dict)
+    sequences: dict[str, int] = field(default_factory=dict)
+    # "c:<category>" / "r:<creator>" -> [score, as_of_ms]
+    affinity: dict[str, list[float]] = field(default_factory=dict)
+    recent_items: dict[str, int] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+    late_events: int = 0
+
+    def next_due(self) -> int | None:
+        """Earliest timer deadline, or None."""
+        return min((t[0] for t in self.timers.values()), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict, leaving out empty fields."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value or name == "user_id":
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserState:
+        """Rebuild a state from `to_dict` output."""
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise StateError(f"bad user state: {exc}") from exc
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON bytes for a table value."""
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> UserState:
+        """Rebuild a state from `to_bytes` output."""
+        try:
+            return cls.from_dict(json.loads(data))
+        except ValueError as exc:
+            raise StateError(f"bad user state bytes: {exc}") from exc
+
+
+def trim_dict(values: dict[str, Any], limit: int, rank: Any) -> None:
+    """Drop the lowest-ranked entries until `values` has at most `limit` entries."""
+    if len(values) > limit:
+        for key in sorted(values, key=lambda k: rank(values[k]))[: len(values) - limit]:
+            del values[key]
+
+
+def expire_fired(state: UserState, now_ms: int) -> None:
+    """Forget fired markers older than the retention."""
+    old = [k for k, t in state.fired.items() if t < now_ms - FIRED_RETENTION_MS]
+    for key in old:
+        del state.fired[key]
