@@ -1,0 +1,17 @@
+"""Errors of the decision layer."""
+
+
+class DecisionError(Exception):
+    """Root of every decision-layer error."""
+
+
+class ConfigError(DecisionError):
+    """The decision config (budgets, quiet hours, experiments) is invalid; fix the named key."""
+
+
+class TemplateLoadError(ConfigError):
+    """A template does not compile or uses unknown variables; fix the named trigger/variant/locale."""
+
+
+class TemplateRenderError(DecisionError):
+    """A template failed at render time (becomes a `suppressed: template_error` decision)."""
