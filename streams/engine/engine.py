@@ -59,13 +59,14 @@ class Engine:
         if t < now_ms:
             state.late_events += 1  # late: still updates state; its stale windows never fire
         # The user's own timeline has passed these deadlines, whatever the partition's stream time.
-        state, firings = self.on_time(state, t)
+        state, elapsed = self.on_time(state, t)
         self._aggregate(state, event)
+        firings: list[Firing] = []
         for trigger in self.event_triggers:
             firings.extend(on_event_kind(trigger, state, event, now_ms))
         if self.recommendations:
             self._learn(state, event)
-        return state, self._admit(state, firings, t)
+        return state, elapsed + self._admit(state, firings, t)
 
     def on_time(self, state: UserState, now_ms: int) -> tuple[UserState, list[Firing]]:
         """Fire every timer of this user due at or before `now_ms`, in due order."""

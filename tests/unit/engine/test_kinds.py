@@ -1,0 +1,241 @@
+"""Parametrised tables per trigger kind, driven through one partition with injected event time."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.engine.clock import StreamClock
+from streams.engine.partition import PartitionProcessor
+from streams.engine.state import UserState
+from tests.unit.engine.support import DAY, HOUR, MIN, T0, Ev, Item, Profile, engine
+
+ABSENCE = """
+triggers:
+  - {id: abandon, kind: absence, on: cart, stop: purchase, key: cart_id, within: 30m, reeligible_after: 2h,
+     data: {discount_code: SAVE10}}
+"""
+
+
+def run(yaml_text: str, events: list, lateness: int = 0, until: int | None = None) -> list[tuple[str, str, int]]:
+    """Feed events (and a final clock move) and return (user, trigger, at) of every firing."""
+    store: dict[str, UserState] = {}
+    proc = PartitionProcessor(engine(yaml_text), store.get, StreamClock(lateness, replay=until is None))
+    out = []
+    for item in events:
+        if isinstance(item, Ev):
+            fired = proc.on_event(item)
+        elif isinstance(item, Item):
+            fired = proc.on_catalog(item)
+        else:
+            fired = proc.on_profile(item)
+        store.update(proc.take_dirty())
+        out += fired
+    if until is not None:
+        out += proc.on_wall_clock(until)
+    return [(f.user_id, f.trigger_id, f.at_ms) for f in out]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        # fires at the deadline once stream time passes it
+        ([Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 31 * MIN, "u2")], [("u1", "abandon", T0 + 30 * MIN)]),
+        # nothing yet: stream time has not reached the deadline
+        ([Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 29 * MIN, "u2")], []),
+        # a purchase inside the window cancels
+        ([Ev("cart", T0, cart_id="c1"), Ev("purchase", T0 + 29 * MIN), Ev("view", T0 + HOUR, "u2")], []),
+        # a purchase exactly at the deadline is too late: the window is [cart, cart + 30m)
+        (
+            [Ev("cart", T0, cart_id="c1"), Ev("purchase", T0 + 30 * MIN), Ev("view", T0 + HOUR, "u2")],
+            [("u1", "abandon", T0 + 30 * MIN)],
+        ),
+        # another stream event exactly at the deadline fires it (stream time reaches the due time)
+        ([Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 30 * MIN, "u2")], [("u1", "abandon", T0 + 30 * MIN)]),
+        # a purchase for another cart does not cancel this one
+        (
+            [Ev("cart", T0, cart_id="c1"), Ev("purchase", T0 + MIN, cart_id="c2"), Ev("view", T0 + HOUR, "u2")],
+            [("u1", "abandon", T0 + 30 * MIN)],
+        ),
+        # re-eligibility: a second abandoned cart within 2h of the first firing is not sent again
+        (
+            [
+                Ev("cart", T0, cart_id="c1"),
+                Ev("cart", T0 + 40 * MIN, cart_id="c1"),
+                Ev("cart", T0 + 4 * HOUR, cart_id="c1"),
+                Ev("view", T0 + 6 * HOUR, "u2"),
+            ],
+            [("u1", "abandon", T0 + 30 * MIN), ("u1", "abandon", T0 + 4 * HOUR + 30 * MIN)],
+        ),
+    ],
+)
+def test_absence(events: list, expected: list) -> None:
+    assert run(ABSENCE, events) == expected
+
+
+def test_absence_late_purchase_races_the_deadline() -> None:
+    # with 5 min lateness the purchase at 29m arriving after a 33m event still cancels (stream time 28m)
+    events = [Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 33 * MIN, "u2"), Ev("purchase", T0 + 29 * MIN)]
+    assert run(ABSENCE, [*events, Ev("view", T0 + HOUR, "u2")], lateness=5 * MIN) == []
+    # beyond the lateness the deadline already fired; the late purchase cannot undo it nor fire twice
+    late = [Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 40 * MIN, "u2"), Ev("purchase", T0 + 29 * MIN)]
+    assert run(ABSENCE, [*late, Ev("view", T0 + HOUR, "u2")], lateness=5 * MIN) == [("u1", "abandon", T0 + 30 * MIN)]
+
+
+def test_absence_late_start_with_closed_window_never_fires() -> None:
+    events = [Ev("view", T0 + HOUR, "u2"), Ev("cart", T0, cart_id="c1"), Ev("view", T0 + 2 * HOUR, "u2")]
+    assert run(ABSENCE, events) == []
+
+
+EVENT = """
+triggers:
+  - {id: first_fav, kind: event, on: fav, occurrence: first}
+  - {id: third_view, kind: event, on: {type: view, where: {category: shoes}}, occurrence: nth, nth: 3}
+  - {id: big_buy, kind: event, on: {type: purchase, where: {price: {gte: 100}}}, audience: {country: [FR, DE]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([Ev("fav", T0), Ev("fav", T0 + 1)], [("u1", "first_fav", T0)]),
+        (
+            [Ev("view", T0 + i, category="shoes") for i in range(7)],
+            [("u1", "third_view", T0 + 2), ("u1", "third_view", T0 + 5)],
+        ),
+        ([Ev("view", T0 + i, category="hats") for i in range(4)], []),
+        ([Profile("u1", country="FR"), Ev("purchase", T0, price=150.0)], [("u1", "big_buy", T0)]),
+        ([Profile("u1", country="US"), Ev("purchase", T0, price=150.0)], []),
+        ([Profile("u1", country="DE"), Ev("purchase", T0, price=99.0)], []),
+    ],
+)
+def test_event(events: list, expected: list) -> None:
+    assert run(EVENT, events) == expected
+
+
+INACTIVITY = "triggers:\n  - {id: quiet, kind: inactivity, on: {type: [app_open, view]}, stages: [7d, 30d]}\n"
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        ([Ev("app_open", T0)], T0 + 8 * DAY, [("u1", "quiet", T0 + 7 * DAY)]),
+        ([Ev("app_open", T0)], T0 + 31 * DAY, [("u1", "quiet", T0 + 7 * DAY), ("u1", "quiet", T0 + 30 * DAY)]),
+        # activity re-arms both stages
+        ([Ev("app_open", T0), Ev("view", T0 + 6 * DAY)], T0 + 14 * DAY, [("u1", "quiet", T0 + 13 * DAY)]),
+        # a non-activity event does not re-arm
+        ([Ev("app_open", T0), Ev("notification_opened", T0 + 6 * DAY)], T0 + 8 * DAY, [("u1", "quiet", T0 + 7 * DAY)]),
+        ([Ev("app_open", T0)], T0 + 6 * DAY, []),
+    ],
+)
+def test_inactivity_live_wall_clock(events: list, until: int, expected: list) -> None:
+    assert run(INACTIVITY, events, until=until) == expected
+
+
+def test_replay_mode_ignores_the_wall_clock() -> None:
+    store: dict[str, UserState] = {}
+    proc = PartitionProcessor(engine(INACTIVITY), store.get, StreamClock(0, replay=True))
+    proc.on_event(Ev("app_open", T0))
+    assert proc.on_wall_clock(T0 + 40 * DAY) == []
+
+
+MILESTONE = """
+triggers:
+  - {id: tenth, kind: milestone, mode: lifetime, on: purchase, threshold: 3}
+  - {id: spend, kind: milestone, mode: sum, on: purchase, field: price, window: 2d, hop: 1d, threshold: 100}
+  - {id: streak, kind: milestone, mode: streak, on: app_open, days: 3}
+  - {id: anniversary, kind: milestone, mode: anniversary, date: signup_ms}
+"""
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([Ev("purchase", T0 + i, price=1.0) for i in range(4)], [("u1", "tenth", T0 + 2)]),
+        # hopping 2d/1d windows: 60 + 50 crosses 100 in both windows containing the second day
+        (
+            [Ev("purchase", T0, price=60.0), Ev("purchase", T0 + DAY, price=50.0)],
+            [("u1", "spend", T0 + DAY)],
+        ),
+        ([Ev("app_open", T0 + i * DAY) for i in range(4)], [("u1", "streak", T0 + 2 * DAY)]),
+        ([Ev("app_open", T0), Ev("app_open", T0 + DAY), Ev("app_open", T0 + 3 * DAY)], []),
+    ],
+)
+def test_milestone(events: list, expected: list) -> None:
+    assert run(MILESTONE, events) == expected
+
+
+def test_anniversary_fires_yearly() -> None:
+    signup = T0 - 360 * DAY
+    fired = run(MILESTONE, [Profile("u1", signup_ms=signup, updated_at_ms=T0)], until=T0 + 400 * DAY)
+    assert [f[1] for f in fired] == ["anniversary"]
+    assert fired[0][2] - signup in (365 * DAY, 366 * DAY)
+
+
+SEQUENCE = """
+triggers:
+  - id: onboard
+    kind: sequence
+    on: signup
+    goal: purchase
+    steps: [{after: 1d, unless_done: [view]}, {after: 3d, if_done: [view], unless_done: [cart]}, {after: 7d}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "steps"),
+    [
+        ([Ev("signup", T0)], T0 + 8 * DAY, [T0 + DAY, T0 + 7 * DAY]),
+        ([Ev("signup", T0), Ev("view", T0 + HOUR)], T0 + 8 * DAY, [T0 + 3 * DAY, T0 + 7 * DAY]),
+        ([Ev("signup", T0), Ev("view", T0 + HOUR), Ev("cart", T0 + 2 * HOUR)], T0 + 8 * DAY, [T0 + 7 * DAY]),
+        ([Ev("signup", T0), Ev("purchase", T0 + 2 * DAY)], T0 + 8 * DAY, [T0 + DAY]),
+        ([Ev("signup", T0), Ev("signup", T0 + HOUR)], T0 + 2 * DAY, [T0 + DAY]),
+    ],
+)
+def test_sequence(events: list, until: int, steps: list) -> None:
+    assert [f[2] for f in run(SEQUENCE, events, until=until)] == steps
+
+
+RECO = """
+triggers:
+  - {id: fav_cat, kind: recommendation, source: new_arrival, by: category, min_affinity: 4, half_life: 7d}
+  - {id: drop, kind: recommendation, source: price_drop, by: item, lookback: 3d}
+"""
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([Ev("cart", T0, category="c"), Ev("view", T0, category="c"), Item("i9", "new_arrival", T0, "c")], ["fav_cat"]),
+        # decayed below the bar two weeks later (4 * 0.25 = 1)
+        (
+            [Ev("cart", T0, category="c"), Ev("view", T0, category="c"), Item("i9", "new_arrival", T0 + 14 * DAY, "c")],
+            [],
+        ),
+        ([Ev("view", T0, category="c"), Item("i9", "new_arrival", T0, "c")], []),
+        ([Ev("view", T0, item_id="i1"), Item("i1", "price_drop", T0 + DAY, price=5.0, previous_price=9.0)], ["drop"]),
+        ([Ev("view", T0, item_id="i1"), Item("i1", "price_drop", T0 + 4 * DAY, price=5.0, previous_price=9.0)], []),
+        ([Ev("view", T0, item_id="i1"), Item("i1", "price_drop", T0 + DAY, price=9.0, previous_price=5.0)], []),
+        ([Ev("view", T0, item_id="i2"), Item("i1", "price_drop", T0 + DAY, price=5.0, previous_price=9.0)], []),
+    ],
+)
+def test_recommendation(events: list, expected: list) -> None:
+    assert [f[1] for f in run(RECO, events)] == expected
+
+
+def test_fanout_touches_only_candidates() -> None:
+    loads: list[str] = []
+    store: dict[str, UserState] = {}
+
+    def load(user_id: str) -> UserState | None:
+        loads.append(user_id)
+        return store.get(user_id)
+
+    proc = PartitionProcessor(engine(RECO), load, StreamClock(0, replay=True))
+    for i in range(200):
+        for _ in range(2):
+            proc.on_event(Ev("cart", T0, f"u{i}", category="c" if i < 3 else "other"))
+        store.update(proc.take_dirty())
+    loads.clear()
+    fired = proc.on_catalog(Item("new", "new_arrival", T0, "c"))
+    assert sorted(f.user_id for f in fired) == ["u0", "u1", "u2"]
+    assert sorted(loads) == ["u0", "u1", "u2"]
