@@ -1,0 +1,1 @@
+"""Faust integration of the trigger engine: agents, the state table, stream time and outputs."""
