@@ -1,0 +1,1 @@
+"""Ingestion: the producer SDK, the HTTP collector, file replay and topic administration."""
