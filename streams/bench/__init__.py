@@ -1,0 +1,1 @@
+"""`nudge bench`: Nudge measured side by side with raw Kafka consumers and a naive Faust agent."""
