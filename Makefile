@@ -62,3 +62,12 @@ demo: install ## Run the demo on the local stack
 
 clean: ## Stop the stack and remove local data (keeps downloaded jars)
 	@$(STACK) clean
+
+# Helm chart checks: helm is built once from its Go module into .local/bin; manifests are
+# validated offline against the Kubernetes schemas bundled by kubernetes-validate.
+HELM_VERSION ?= v3.19.5
+CHART_KUBE_VERSION ?= 1.30.0
+
+.PHONY: chart-test
+chart-test: install ## Lint, render and validate the Helm chart (default + all features), run tests/chart
+	HELM_VERSION=$(HELM_VERSION) KUBE_VERSION=$(CHART_KUBE_VERSION) VENV=$(VENV) deploy/chart-test.sh

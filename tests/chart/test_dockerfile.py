@@ -1,0 +1,31 @@
+"""The image the chart runs: pinned base, non-root user matching the chart, `nudge` entrypoint."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.chart.conftest import CHART, ROOT
+
+DOCKERFILE = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+
+
+def test_base_image_is_pinned_by_tag():
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert base and re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*(@sha256:[0-9a-f]{64})?", base.group(1))
+    assert DOCKERFILE.count("FROM ${PYTHON_IMAGE}") == 2, "multi-stage build on the pinned base"
+
+
+def test_runs_nudge_as_the_non_root_user_the_chart_expects():
+    user = re.search(r"^USER (\d+):(\d+)$", DOCKERFILE, re.M)
+    assert user and user.group(1) != "0"
+    security = yaml.safe_load((CHART / "values.yaml").read_text())["podSecurityContext"]
+    assert (int(user.group(1)), int(user.group(2))) == (security["runAsUser"], security["runAsGroup"])
+    assert 'ENTRYPOINT ["nudge"]' in DOCKERFILE
+    assert '".[rocksdb]"' in DOCKERFILE
+
+
+def test_build_context_leaves_out_local_state():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".local"} <= set(ignored)
