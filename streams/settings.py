@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     triggers_file: str = "streams/triggers.yaml"
     replay: bool = False
     allowed_lateness_ms: int = Field(60_000, ge=0)
+    # ingestion: HTTP collector, producer SDK limits, dead letters
+    collector_host: str = "127.0.0.1"
+    collector_port: int = Field(8088, ge=1, le=65535)
+    collector_api_keys: SecretStr | None = None  # comma-separated bearer keys; required by `nudge collect`
+    collector_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    collector_max_batch: int = Field(500, ge=1)
+    ingest_max_record_bytes: int = Field(256 * 1024, ge=1024)
+    ingest_compression: str = Field("zstd", pattern="^(none|gzip|snappy|lz4|zstd)$")
+    ingest_linger_ms: int = Field(5, ge=0)
+    dlq_max_value_bytes: int = Field(256 * 1024, ge=1024)
 
 
 def load_settings() -> Settings:
