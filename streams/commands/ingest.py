@@ -1,0 +1,70 @@
+"""`nudge collect`, `nudge replay`, `nudge topics` and `nudge tail`: the ingestion edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.cli import option
+
+from connectors.ingest.collector import create_app, serve
+from connectors.ingest.publisher import EventPublisher
+from schemas.serde import make_serde
+from streams.settings import Settings
+
+
+def kafka_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka security settings from the one settings object."""
+    config: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username:
+        config["sasl.username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password:
+        config["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        config["ssl.ca.location"] = settings.kafka_ssl_cafile
+    return config
+
+
+def make_publisher(settings: Settings) -> EventPublisher:
+    """The producer SDK configured from settings (not started)."""
+    return EventPublisher(
+        settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        serde=make_serde(settings.schema_registry_url),
+        config={
+            **kafka_config(settings),
+            "compression.type": settings.ingest_compression,
+            "linger.ms": settings.ingest_linger_ms,
+        },
+        max_record_bytes=settings.ingest_max_record_bytes,
+    )
+
+
+def api_keys(settings: Settings) -> list[str]:
+    """The collector's bearer keys; refusing to start without one."""
+    raw = settings.collector_api_keys.get_secret_value() if settings.collector_api_keys else ""
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if not keys:
+        raise SystemExit("NUDGE_COLLECTOR_API_KEYS is empty: set at least one bearer key for the collector")
+    return keys
+
+
+def register(app: faust.App, settings: Settings) -> None:
+    """Add the ingestion commands."""
+
+    @app.command(
+        option("--host", default=settings.collector_host, help="Address to bind (default from settings)."),
+        option("--port", type=int, default=settings.collector_port, help="Port to listen on."),
+    )
+    async def collect(self: object, host: str, port: int) -> None:
+        """Run the HTTP collector: POST /v1/events, /v1/profiles, /v1/devices; GET /health, /metrics."""
+        web_app = create_app(
+            make_publisher(settings),
+            api_keys=api_keys(settings),
+            max_body_bytes=settings.collector_max_body_bytes,
+            max_batch=settings.collector_max_batch,
+        )
+        print(f"collector listening on http://{host}:{port}")
+        await serve(web_app, host, port)
