@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1)
     topic_prefix: str = ""
     triggers_file: str = "streams/triggers.yaml"
+    decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
     allowed_lateness_ms: int = Field(60_000, ge=0)
     # ingestion: HTTP collector, producer SDK limits, dead letters
