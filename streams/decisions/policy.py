@@ -266,7 +266,8 @@ def decide(
     if arm.send_hour is not None:
         zone = zone_for(profile.time_zone if profile else None, config.default_time_zone)
         at_hour = next_send_hour(earliest, arm.send_hour, zone)
-        earliest, why = at_hour, ("send_hour" if at_hour > earliest or why == "" else why)
+        if at_hour > earliest:
+            earliest, why = at_hour, "send_hour"
     return _attempt(firing, arm.variant, profile, state, config, now_ms, earliest, why)
 
 
