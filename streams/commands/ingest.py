@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import faust
-from faust.cli import option
+from faust.cli import argument, option
 
 from connectors.ingest.collector import create_app, serve
+from connectors.ingest.errors import IngestError
 from connectors.ingest.publisher import EventPublisher
+from connectors.ingest.readers import FORMATS
+from connectors.ingest.replay import replay as replay_file
 from schemas.serde import make_serde
 from streams.settings import Settings
 
@@ -68,3 +73,24 @@ def register(app: faust.App, settings: Settings) -> None:
         )
         print(f"collector listening on http://{host}:{port}")
         await serve(web_app, host, port)
+
+    @app.command(
+        argument("path"),
+        option("--format", "fmt", default="auto", help=f"auto (default) or one of {', '.join(FORMATS)}."),
+        option("--speed", type=float, default=0.0, help="N: N times faster than real time; 0 (default): full speed."),
+        option("--limit", type=int, default=None, help="Read at most N data rows."),
+    )
+    async def replay(self: object, path: str, fmt: str, speed: float, limit: int | None) -> None:
+        """Publish a file's events (JSONL, Taobao UserBehavior, Retailrocket) in event-time order."""
+        if fmt != "auto" and fmt not in FORMATS:
+            raise SystemExit(f"--format must be auto or one of {', '.join(FORMATS)}")
+        if not Path(path).is_file():
+            raise SystemExit(f"{path}: no such file")
+        publisher = make_publisher(settings).start()
+        try:
+            report = replay_file(Path(path), publisher, fmt=fmt, speed=speed or None, limit=limit, progress=sys.stderr)
+        except IngestError as exc:
+            raise SystemExit(f"replay failed: {exc}") from exc
+        finally:
+            publisher.close()
+        print(report.summary(), file=sys.stderr)
