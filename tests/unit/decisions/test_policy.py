@@ -318,3 +318,11 @@ def test_job_shape_is_deterministic() -> None:
     )
     assert job.data == {"job_id": job.job_id, "trigger_id": "t", "variant": "default", "discount_code": "SAVE5"}
     assert job.not_after_ms == NOON + DAY_MS and a.decisions[0].job_id == job.job_id
+
+
+def test_variant_cap_overrides_the_trigger_cap() -> None:
+    raw = {
+        "triggers": {"t": {"cap": {"max": 5, "per": "1d"}, "variants": {"strict": {"cap": {"max": 1, "per": "1d"}}}}}
+    }
+    out = decide(firing(), profile(), sent((HOUR_MS, "t")), config(**raw), NOON)
+    assert (out.decisions[0].variant, out.decisions[0].reason) == ("strict", "trigger_cap")

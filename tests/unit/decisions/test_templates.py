@@ -165,3 +165,23 @@ def test_image_url_must_be_http_and_empty_fields_become_none() -> None:
     assert render(one("t", image_url="{{ event.get('img') or '' }}", deep_link="")).image_url is None
     with pytest.raises(TemplateRenderError, match="not an http"):
         render(one("t", image_url="javascript:alert(1)"))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},  # a sparse firing: every shipped template must still render
+        {"item_id": "i1", "title": "Red shoes", "category": "shoes", "price": 49.9, "previous_price": 59.9,
+         "currency": "EUR", "cart_id": "c1", "image_url": "https://img.example/1.jpg", "stage": "1", "step": "2"},
+    ],
+)  # fmt: skip
+def test_every_shipped_template_renders(event: dict[str, Any]) -> None:
+    cfg = load_config(ROOT / "streams/templates/decisions.yaml")
+    cart = [{"item_id": "i1", "title": "Red shoes", "price": 49.9, "quantity": 2}] if event else []
+    recs = [{"item_id": "i2", "title": "Blue hat"}] if event else []
+    for trigger, variant, locale in cfg.templates.templates:
+        ctx = {"first_name": "", "event": event, "cart": cart, "cart_count": len(cart), "cart_total": 99.8,
+               "recommendations": recs, "discount_code": "SAVE", "user": {}}  # fmt: skip
+        msg = render_message(cfg.templates, trigger, variant, locale, ctx, 65, 240)
+        text = msg.title + msg.body
+        assert msg.title and msg.body and "{{" not in text and "None" not in text, (trigger, variant, locale, text)
