@@ -1,0 +1,1 @@
+"""A local FCM-compatible endpoint that the real firebase-admin client talks to in dev, CI and demos."""
