@@ -1,0 +1,176 @@
+"""Replay helpers: the Taobao file as BehaviorEvents, an independent oracle, and `nudge worker` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from schemas.codec import decode, encode
+from schemas.records import BehaviorEvent, NotificationJob
+from tests.support.kafka import consume_all, create_topics
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+NUDGE = Path(sys.executable).parent / "nudge"
+TYPES = {"pv": "view", "cart": "cart", "fav": "fav", "buy": "purchase"}
+WINDOW_MS = 30 * 60_000
+LATENESS_MS = 60_000
+PARTITIONS = 2
+# Cart abandonment, one window per user: a cart opens (or restarts) a 30-minute window; a purchase
+# inside [cart, cart + 30m) cancels it; otherwise it fires at cart + 30m (event time).
+TRIGGERS = """
+triggers:
+  - {id: cart_abandoned, kind: absence, on: cart, stop: purchase, key: user, within: 30m,
+     data: {discount_code: COMEBACK10}}
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    user: str
+    item: str
+    category: str
+    type: str
+    ts_ms: int
+    line: int
+
+
+def load_rows(path: Path, limit: int | None = None) -> tuple[list[Row], int]:
+    """Valid rows in file order and the number of malformed lines (the file's last line is truncated)."""
+    rows, bad = [], 0
+    with path.open() as fh:
+        for number, line in enumerate(fh, 1):
+            parts = line.strip().split(",")
+            if len(parts) != 5 or parts[3] not in TYPES or not parts[4].isdigit() or len(parts[4]) != 10:
+                bad += 1
+                continue
+            rows.append(Row(parts[0], parts[1], parts[2], TYPES[parts[3]], int(parts[4]) * 1000, number))
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows, bad
+
+
+def partition_of(user: str) -> int:
+    return zlib.crc32(user.encode()) % PARTITIONS
+
+
+def oracle(rows: list[Row]) -> set[tuple[str, int]]:
+    """(user, fire time) of every abandoned cart, computed directly from the rows.
+
+    A cart at t fires at t + 30m unless a later row of the same user, earlier than t + 30m, is a cart
+    (which restarts the window) or a purchase (which cancels it); and only if t + 30m is not after the
+    final stream time (max event time - lateness) of the user's partition.
+    """
+    final = defaultdict(int)
+    by_user: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        final[partition_of(row.user)] = max(final[partition_of(row.user)], row.ts_ms - LATENESS_MS)
+        by_user[row.user].append(row)
+    fired = set()
+    for user, events in by_user.items():
+        for i, row in enumerate(events):
+            if row.type != "cart":
+                continue
+            deadline = row.ts_ms + WINDOW_MS
+            later = events[i + 1 :]
+            if any(e.type in ("cart", "purchase") and e.ts_ms < deadline for e in later):
+                continue
+            if deadline <= final[partition_of(user)]:
+                fired.add((user, deadline))
+    return fired
+
+
+class Replay:
+    """Topics under a unique prefix, the events produced into them, and workers reading them."""
+
+    def __init__(self, bootstrap: str, admin: object, unique: str, tmp: Path) -> None:
+        self.bootstrap = bootstrap
+        self.app_id = unique
+        self.prefix = f"{unique}."
+        self.tmp = tmp
+        self.jobs = f"{self.prefix}notifications.jobs"
+        names = [
+            "behavior.events",
+            "user.profiles",
+            "catalog.updates",
+            f"{unique}.engine.catalog-fanout",
+            "notifications.jobs",
+            "notifications.decisions",
+            "behavior.events.dlq",
+        ]
+        self.topics = [self.prefix + n for n in names]
+        create_topics(admin, self.topics, PARTITIONS)
+        (tmp / "triggers.yaml").write_text(TRIGGERS)
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def produce(self, rows: list[Row], extra: list[tuple[int, bytes]] = ()) -> None:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20})
+        topic = f"{self.prefix}behavior.events"
+        for row in rows:
+            event = BehaviorEvent(
+                event_id=f"taobao-{row.line}",
+                user_id=row.user,
+                type=row.type,
+                event_time_ms=row.ts_ms,
+                item_id=row.item,
+                category=row.category,
+            )
+            producer.produce(topic, encode(event), key=row.user.encode(), partition=partition_of(row.user))
+            producer.poll(0)
+        for partition, value in extra:
+            producer.produce(topic, value, key=b"bad", partition=partition)
+        assert producer.flush(30) == 0
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "NUDGE_APP_ID": self.app_id,
+            "NUDGE_KAFKA_BOOTSTRAP": self.bootstrap,
+            "NUDGE_TOPIC_PREFIX": self.prefix,
+            "NUDGE_TOPIC_PARTITIONS": str(PARTITIONS),
+            "NUDGE_REPLAY": "true",
+            "NUDGE_ALLOWED_LATENESS_MS": str(LATENESS_MS),
+            "NUDGE_TRIGGERS_FILE": str(self.tmp / "triggers.yaml"),
+            "NUDGE_DATA_DIR": str(self.tmp / name),
+            "NUDGE_WEB_PORT": str(free_port()),
+        }
+        log = (self.tmp / f"{name}.log").open("ab")
+        proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=env, cwd=ROOT, stdout=log, stderr=log)
+        self.workers.append(proc)
+        return proc
+
+    def read_jobs(self, expected: int, timeout: float) -> list[NotificationJob]:
+        """Read jobs until `expected` distinct ids arrived (or timeout), then a little more for extras."""
+        deadline = time.monotonic() + timeout
+        messages: list = []
+        while time.monotonic() < deadline:
+            dead = [p for p in self.workers if p.poll() not in (None, -signal.SIGKILL)]
+            if dead:
+                logs = "".join(f.read_text()[-3000:] for f in self.tmp.glob("*.log"))
+                raise AssertionError(f"a worker exited with {dead[0].returncode}:\n{logs}")
+            messages = consume_all(self.bootstrap, self.jobs, 10**9, timeout=3.0)
+            if len({m.value() for m in messages}) >= expected:
+                break
+        time.sleep(2)
+        messages = consume_all(self.bootstrap, self.jobs, 10**9, timeout=3.0)
+        return [decode(m.value(), NotificationJob) for m in messages]
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
