@@ -29,3 +29,10 @@ def test_runs_nudge_as_the_non_root_user_the_chart_expects():
 def test_build_context_leaves_out_local_state():
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".local"} <= set(ignored)
+
+
+def test_bundled_triggers_path_points_into_the_installed_package():
+    path = re.search(r"NUDGE_TRIGGERS_FILE=(\S+)", DOCKERFILE)
+    assert path and path.group(1).startswith("/opt/nudge/lib/python3.11/site-packages/")
+    packaged = path.group(1).split("site-packages/", 1)[1]
+    assert (ROOT / packaged).is_file(), f"{packaged} is not in the source tree"
