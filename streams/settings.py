@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     ingest_compression: str = Field("zstd", pattern="^(none|gzip|snappy|lz4|zstd)$")
     ingest_linger_ms: int = Field(5, ge=0)
     dlq_max_value_bytes: int = Field(256 * 1024, ge=1024)
+    # delivery: `nudge deliver` and `nudge fcm-local`
+    delivery_provider: str = Field("fcm", pattern="^(fcm|webhook|console)$")
+    delivery_group_id: str = "nudge-delivery"
+    delivery_batch_size: int = Field(500, ge=1, le=5000)
+    delivery_rate_per_second: float = Field(10_000.0, gt=0)  # global, shared by every worker (FCM: 600k/min)
+    delivery_burst: int = Field(500, ge=1)  # cells granted at once; also caps one provider call
+    delivery_max_attempts: int = Field(5, ge=1)
+    delivery_backoff_base_ms: int = Field(1_000, ge=1)
+    delivery_backoff_max_ms: int = Field(300_000, ge=1)
+    delivery_max_retry_window_s: int = Field(3_600, ge=1)  # no retry later than the job's creation + this
+    delivery_metrics_port: int = Field(9101, ge=0, le=65535)
+    delivery_redis_prefix: str = "nudge:"
+    fcm_project_id: str | None = None  # defaults to the service account's project
+    fcm_credentials_file: str | None = None  # else GOOGLE_APPLICATION_CREDENTIALS
+    fcm_endpoint: str | None = None  # e.g. http://127.0.0.1:9099 for the local endpoint; unset = Google
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
 
 
 def load_settings() -> Settings:
