@@ -167,6 +167,30 @@ class DeadLetter:
     at_ms: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerMetrics:
+    """Funnel and lift of one trigger x variant over an event-time window (analytics.trigger_metrics)."""
+
+    trigger_id: str
+    variant: str
+    window_start_ms: int
+    window_end_ms: int
+    fired: int
+    suppressed: dict[str, int] = field(default_factory=dict)
+    holdout: int
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    converted: int
+    retained: int
+    holdout_converted: int
+    lift: float | None = None
+    lift_ci_low: float | None = None
+    lift_ci_high: float | None = None
+    updated_at_ms: int
+
+
 RECORD_TYPES: tuple[type, ...] = (
     BehaviorEvent,
     UserProfile,
@@ -177,4 +201,5 @@ RECORD_TYPES: tuple[type, ...] = (
     DeliveryResult,
     JobRetry,
     DeadLetter,
+    TriggerMetrics,
 )
