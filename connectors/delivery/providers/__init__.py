@@ -1,0 +1,1 @@
+"""Push providers behind one interface: start(), send_batch(sends) -> outcomes, close()."""

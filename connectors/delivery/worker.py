@@ -1,0 +1,196 @@
+"""The delivery worker: jobs, retry and token consumers on aiokafka, outcomes durable before commits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from connectors.delivery.pipeline import Deliverer, Outputs, WorkItem
+from connectors.stores.tokens import TokenStore
+from schemas.codec import decode, encode
+from schemas.errors import SchemaError
+from schemas.records import DeadLetter, DeviceToken, JobRetry, NotificationJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    jobs: str
+    retry: str
+    dlq: str
+    delivery: str
+    tokens: str
+
+
+class DeliveryWorker:
+    """Run the three consumers until `stop()`; each commits only after its batch's outputs are flushed."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        topics: Topics,
+        deliverer: Deliverer,
+        tokens: TokenStore,
+        *,
+        batch_size: int = 500,
+        kafka_options: dict | None = None,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.topics = topics
+        self.deliverer = deliverer
+        self.tokens = tokens
+        self.batch_size = batch_size
+        self.kafka_options = kafka_options or {}
+        self.clock = clock
+        self.ready = False
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _consumer(self, topic: str, group: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch_size,
+            **self.kafka_options,
+        )
+
+    async def run(self) -> None:
+        """Start everything, run until stopped, then finish in-flight batches, commit and close."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5, **self.kafka_options
+        )
+        await self._producer.start()
+        consumers = [
+            self._consumer(self.topics.jobs, self.group_id),
+            self._consumer(self.topics.retry, f"{self.group_id}-retry"),
+            self._consumer(self.topics.tokens, f"{self.group_id}-tokens"),
+        ]
+        try:
+            for consumer in consumers:
+                await consumer.start()
+            self.ready = True
+            loops = [self._jobs_loop(consumers[0]), self._retry_loop(consumers[1]), self._tokens_loop(consumers[2])]
+            await asyncio.gather(*loops)
+        finally:
+            self.ready = False
+            for consumer in consumers:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            await self._producer.stop()
+
+    async def _publish(self, out: Outputs, dead_letters: list[tuple[bytes | None, DeadLetter]]) -> None:
+        assert self._producer is not None
+        futures = []
+        for result in out.results:
+            futures.append(await self._producer.send(self.topics.delivery, encode(result), key=result.user_id.encode()))
+        for retry in out.retries:
+            key = retry.job.user_id.encode()
+            futures.append(await self._producer.send(self.topics.retry, encode(retry), key=key))
+        for dead in out.dead:
+            futures.append(await self._producer.send(self.topics.dlq, encode(dead), key=dead.job.user_id.encode()))
+        for key, letter in dead_letters:
+            futures.append(await self._producer.send(self.topics.dlq, encode(letter), key=key))
+        if futures:
+            await asyncio.gather(*futures)  # raises if any record was not acknowledged: no commit then
+
+    def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> tuple[bytes | None, DeadLetter]:
+        log.warning("undecodable record %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+        letter = DeadLetter(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+            error=str(exc)[:500],
+            error_kind=type(exc).__name__,
+            at_ms=self.clock(),
+        )
+        return record.key, letter
+
+    async def _jobs_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+            if not batches:
+                continue
+            items, dead, offsets = [], [], {}
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        items.append(WorkItem(decode(record.value, NotificationJob)))
+                    except SchemaError as exc:
+                        dead.append(self._dead_letter(record, exc))
+                offsets[tp] = records[-1].offset + 1
+            await self._publish(await self.deliverer.handle(items), dead)
+            await consumer.commit(offsets)
+
+    async def _retry_loop(self, consumer: AIOKafkaConsumer) -> None:
+        # Each partition is a queue ordered (mostly) by due time: process what is due, then pause that
+        # partition until its head is due, so one far-off retry never holds back other partitions.
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+            if not batches:
+                continue
+            now = self.clock()
+            items, dead, offsets = [], [], {}
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        retry = decode(record.value, JobRetry)
+                    except SchemaError as exc:
+                        dead.append(self._dead_letter(record, exc))
+                        offsets[tp] = record.offset + 1
+                        continue
+                    if retry.due_at_ms > now:
+                        consumer.seek(tp, record.offset)
+                        consumer.pause(tp)
+                        loop.call_later((retry.due_at_ms - now) / 1000, _resume, consumer, tp)
+                        break
+                    hashes = frozenset(retry.token_hashes) or None
+                    items.append(WorkItem(retry.job, retry.attempt, hashes))
+                    offsets[tp] = record.offset + 1
+            if items or dead:
+                await self._publish(await self.deliverer.handle(items), dead)
+            if offsets:
+                await consumer.commit(offsets)
+
+    async def _tokens_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+            offsets = {}
+            dead = []
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        t = decode(record.value, DeviceToken)
+                    except SchemaError as exc:
+                        dead.append(self._dead_letter(record, exc))
+                        continue
+                    await self.tokens.apply(t.user_id, t.token, t.platform, t.app_id, t.active, t.updated_at_ms)
+                offsets[tp] = records[-1].offset + 1
+            if dead:
+                await self._publish(Outputs(), dead)
+            if offsets:
+                await consumer.commit(offsets)
+
+
+def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+    if tp in consumer.assignment():
+        consumer.resume(tp)

@@ -1,0 +1,65 @@
+"""Device tokens materialised from `device.tokens` into one Redis hash per user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from connectors.stores.keys import TOKENS_KEY, token_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One live device of a user."""
+
+    token: str
+    platform: str
+    app_id: str | None = None
+
+    @property
+    def token_hash(self) -> str:
+        return token_hash(self.token)
+
+
+class TokenStore:
+    """Upsert/remove tokens and read a user's live devices."""
+
+    def __init__(self, redis: Redis, prefix: str = "nudge:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, user_id: str) -> str:
+        return TOKENS_KEY.format(prefix=self._prefix, user_id=user_id)
+
+    async def apply(
+        self, user_id: str, token: str, platform: str, app_id: str | None, active: bool, at_ms: int
+    ) -> None:
+        """Apply one DeviceToken update (active=False removes it)."""
+        if active:
+            await self._redis.hset(self._key(user_id), token, f"{platform}|{app_id or ''}|{at_ms}")
+        else:
+            await self._redis.hdel(self._key(user_id), token)
+
+    async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
+        """Live devices of each user, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.hgetall(self._key(user_id))
+            rows = await pipe.execute()
+        result: dict[str, list[Device]] = {}
+        for user_id, row in zip(user_ids, rows, strict=True):
+            devices = []
+            for raw_token, raw_value in sorted(row.items()):
+                platform, app_id, _ = _text(raw_value).split("|", 2)
+                devices.append(Device(_text(raw_token), platform, app_id or None))
+            result[user_id] = devices
+        return result
+
+    async def remove(self, user_id: str, token: str) -> bool:
+        """Remove a dead token; True when it was there."""
+        return bool(await self._redis.hdel(self._key(user_id), token))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
