@@ -200,3 +200,11 @@ def test_network_policy_limits_collector_ingress_to_selected_namespaces(full):
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
     assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
     assert {"port": 53, "protocol": "UDP"} in policy["spec"]["egress"][0]["ports"]
+
+
+def test_long_release_names_stay_within_kubernetes_limits(render):
+    docs = render("-f", str(ALL_FEATURES), "--set", f"fullnameOverride={'n' * 63}")
+    for doc in docs:
+        assert len(doc["metadata"]["name"]) <= 63, doc["metadata"]["name"]
+    # Pods get a controller-revision-hash label of the StatefulSet name + 11 characters.
+    assert len(one(docs, "StatefulSet", "streams")["metadata"]["name"]) <= 52

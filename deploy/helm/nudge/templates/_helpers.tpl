@@ -17,9 +17,13 @@
 {{- end -}}
 {{- end -}}
 
-{{/* Name of one component's resources: <fullname>-<component>. Call with (dict "ctx" $ "component" "streams"). */}}
+{{/*
+Name of one component's resources: <fullname>-<component>. Call with (dict "ctx" $ "component" "streams").
+The prefix is cut to 44 characters so the StatefulSet name stays within 52 (its pods get a
+`controller-revision-hash` label of name + 11 characters, at most 63) and `-headless` still fits.
+*/}}
 {{- define "nudge.componentName" -}}
-{{- printf "%s-%s" (include "nudge.fullname" .ctx | trunc 50 | trimSuffix "-") .component -}}
+{{- printf "%s-%s" (include "nudge.fullname" .ctx | trunc 44 | trimSuffix "-") .component -}}
 {{- end -}}
 
 {{- define "nudge.chart" -}}
@@ -70,7 +74,7 @@ annotations:
 {{- end -}}
 
 {{- define "nudge.triggersConfigMapName" -}}
-{{- default (printf "%s-triggers" (include "nudge.fullname" .)) .Values.triggers.existingConfigMap -}}
+{{- default (include "nudge.componentName" (dict "ctx" . "component" "triggers")) .Values.triggers.existingConfigMap -}}
 {{- end -}}
 
 {{- define "nudge.triggersEnabled" -}}
