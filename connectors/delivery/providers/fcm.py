@@ -134,7 +134,8 @@ class FcmProvider:
         if self._app is not None:
             service = messaging._get_messaging_service(self._app)
             await service._async_client.aclose()
-            firebase_admin.delete_app(self._app)
+            # delete_app closes services with asyncio.run(), which needs a thread without a running loop.
+            await asyncio.to_thread(firebase_admin.delete_app, self._app)
             self._app = None
 
 
