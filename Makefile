@@ -45,7 +45,7 @@ status: ## Show whether the local stack is running
 lint: install ## Check style and types (edits nothing)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy streams/engine streams/decisions
+	$(VENV)/bin/mypy streams/engine streams/decisions streams/analytics
 
 format: install ## Format the code in place
 	$(VENV)/bin/ruff check --fix .

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 IO_MODULES = {"faust", "mode", "aiokafka", "kafka", "confluent_kafka", "redis", "firebase_admin", "aiohttp"}
-PURE_PACKAGES = ["streams/engine", "streams/decisions"]
+PURE_PACKAGES = ["streams/engine", "streams/decisions", "streams/analytics"]
 COMPOSITION_ROOTS = {"streams/cli.py", "streams/commands"}
 
 
