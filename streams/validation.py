@@ -1,0 +1,71 @@
+"""Raw input bytes -> a valid record or a DeadLetter with the reason; pure (time and limits passed in)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+from schemas.codec import Codec, default_codec
+from schemas.errors import SchemaError
+from schemas.records import BehaviorEvent, DeadLetter
+from schemas.rules import validate
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter
+
+T = TypeVar("T")
+
+# Large enough for any real event with rich properties; small enough that one bad producer
+# cannot make every consumer allocate megabytes per record.
+DEFAULT_MAX_VALUE_BYTES = 256 * 1024
+DEAD_LETTERS_METRIC = "nudge_dead_letters_total"
+EMPTY_VALUE = "empty_value"
+
+
+def check_record(
+    value: bytes | None,
+    key: bytes | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    now_ms: int,
+    expected: type[T] = BehaviorEvent,  # type: ignore[assignment]
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    codec: Codec | None = None,
+) -> T | DeadLetter:
+    """Decode and validate one input record; anything wrong comes back as a DeadLetter saying why."""
+
+    def dead(error: str, kind: str) -> DeadLetter:
+        return DeadLetter(
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            value=value or b"",
+            error=error,
+            error_kind=kind,
+            at_ms=now_ms,
+        )
+
+    if not value:
+        return dead("record has no value", EMPTY_VALUE)
+    if len(value) > max_value_bytes:
+        return dead(f"value of {len(value)} bytes is over the limit of {max_value_bytes}", "oversized")
+    try:
+        record = (codec or default_codec()).decode(value, expected)
+        validate(record, now_ms=now_ms)
+    except SchemaError as exc:
+        return dead(str(exc), exc.kind)
+    return record
+
+
+def dead_letter_counter(registry: CollectorRegistry | None = None) -> Counter:
+    """The dead-letter counter, labelled by input topic and reason (error_kind)."""
+    from prometheus_client import REGISTRY, Counter
+
+    return Counter(
+        DEAD_LETTERS_METRIC.removesuffix("_total"),
+        "Input records sent to a dead-letter topic",
+        ["topic", "reason"],
+        registry=registry if registry is not None else REGISTRY,
+    )
