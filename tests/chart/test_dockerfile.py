@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from tests.chart.conftest import CHART, ROOT
@@ -31,8 +32,9 @@ def test_build_context_leaves_out_local_state():
     assert {".git", ".venv", ".local"} <= set(ignored)
 
 
-def test_bundled_triggers_path_points_into_the_installed_package():
-    path = re.search(r"NUDGE_TRIGGERS_FILE=(\S+)", DOCKERFILE)
+@pytest.mark.parametrize("var", ["NUDGE_TRIGGERS_FILE", "NUDGE_DECISIONS_FILE"])
+def test_bundled_config_paths_point_into_the_installed_package(var):
+    path = re.search(rf"{var}=(\S+)", DOCKERFILE)
     assert path and path.group(1).startswith("/opt/nudge/lib/python3.11/site-packages/")
     packaged = path.group(1).split("site-packages/", 1)[1]
     assert (ROOT / packaged).is_file(), f"{packaged} is not in the source tree"

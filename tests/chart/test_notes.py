@@ -35,11 +35,12 @@ def notes(helm, tmp_path_factory):
     return _notes
 
 
-def test_default_notes_warn_about_an_open_collector_and_missing_triggers(notes):
+def test_default_notes_point_at_the_workers_and_missing_config(notes):
     text = notes()
     assert "rollout status statefulset/nudge-streams" in text
-    assert "accepts events without an API key" in text
     assert "no triggers configured" in text
+    assert "fcm.existingSecret is empty" in text
+    assert "HTTP collector" not in text
 
 
 def test_all_features_notes_show_the_ingress_and_no_warnings(notes):

@@ -59,28 +59,41 @@ def test_stream_worker_raises_nofile_then_execs_the_worker(default):
     assert c["resources"]["limits"]["memory"] == "2Gi"
 
 
-def test_every_component_has_a_pdb(default):
+def test_every_component_has_a_pdb(full):
     for component in ("streams", "delivery", "collector"):
-        pdb = one(default, "PodDisruptionBudget", component)
+        pdb = one(full, "PodDisruptionBudget", component)
         assert pdb["spec"]["maxUnavailable"] == 1
         assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == component
 
 
-def test_processes_and_ports(default):
-    delivery = one(default, "Deployment", "delivery")
+def test_processes_and_ports(full):
+    delivery = one(full, "Deployment", "delivery")
     assert container(delivery)["args"] == ["deliver"]
     assert env(delivery)["NUDGE_DELIVERY_METRICS_PORT"]["value"] == "9101"
     assert container(delivery)["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container(delivery)["livenessProbe"]["httpGet"]["path"] == "/health"
-    collector = one(default, "Deployment", "collector")
+    collector = one(full, "Deployment", "collector")
     assert container(collector)["args"] == ["collect"]
     assert env(collector)["NUDGE_COLLECTOR_PORT"]["value"] == "8080"
-    assert one(default, "Service", "collector")["spec"]["ports"][0]["targetPort"] == "http"
+    assert one(full, "Service", "collector")["spec"]["ports"][0]["targetPort"] == "http"
 
 
-def test_pods_run_as_non_root_with_a_read_only_root(default):
+def test_servers_bind_the_pod_address_not_loopback(full):
+    # The processes default to 127.0.0.1 for local dev; probes and scrapes come from outside the pod.
+    assert env(one(full, "StatefulSet", "streams"))["NUDGE_WEB_BIND"]["value"] == "0.0.0.0"
+    assert env(one(full, "Deployment", "delivery"))["NUDGE_DELIVERY_METRICS_HOST"]["value"] == "0.0.0.0"
+    assert env(one(full, "Deployment", "collector"))["NUDGE_COLLECTOR_HOST"]["value"] == "0.0.0.0"
+
+
+def test_collector_is_off_by_default_and_needs_its_api_keys(default, render_fails):
+    assert find(default, "Deployment", "collector") == []
+    err = render_fails("--set", "collector.enabled=true")
+    assert "collector.auth.existingSecret is required" in err
+
+
+def test_pods_run_as_non_root_with_a_read_only_root(full):
     for kind, component in (("StatefulSet", "streams"), ("Deployment", "delivery"), ("Deployment", "collector")):
-        pod = one(default, kind, component)["spec"]["template"]["spec"]
+        pod = one(full, kind, component)["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         assert container({"spec": {"template": {"spec": pod}}})["securityContext"]["readOnlyRootFilesystem"] is True
@@ -124,6 +137,8 @@ def test_keda_scales_on_the_delivery_group_lag_and_scales_down_slowly(full):
     trigger = scaled["spec"]["triggers"][0]
     assert trigger["type"] == "kafka"
     assert trigger["metadata"]["consumerGroup"] == "nudge-delivery"
+    # KEDA must watch the group the workers actually join.
+    assert env(one(full, "Deployment", "delivery"))["NUDGE_DELIVERY_GROUP_ID"]["value"] == "nudge-delivery"
     assert trigger["metadata"]["topic"] == "prod.notifications.jobs"
     down = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
     assert down["stabilizationWindowSeconds"] >= 300
@@ -180,16 +195,19 @@ def test_redis_url_with_credentials_is_refused(render_fails):
 
 def test_triggers_configmap_is_mounted_and_rolls_the_workers(full, render):
     cm = one(full, "ConfigMap", "streams")
-    assert set(cm["data"]) == {"triggers.yaml", "cart_abandoned.en.txt"}
+    assert set(cm["data"]) == {"triggers.yaml", "decisions.yaml", "README.txt"}
     assert yaml.safe_load(cm["data"]["triggers.yaml"])["triggers"][0]["id"] == "cart_abandoned"
+    assert yaml.safe_load(cm["data"]["decisions.yaml"])["policies"]["max_per_week"] == 5
     sts = one(full, "StatefulSet", "streams")
     assert env(sts)["NUDGE_TRIGGERS_FILE"]["value"] == "/etc/nudge/triggers/triggers.yaml"
+    assert env(sts)["NUDGE_DECISIONS_FILE"]["value"] == "/etc/nudge/triggers/decisions.yaml"
     volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
     assert volumes["triggers"]["configMap"]["name"] == cm["metadata"]["name"]
     assert "checksum/triggers" in sts["spec"]["template"]["metadata"]["annotations"]
 
     existing = render("--set", "triggers.existingConfigMap=my-triggers")
     assert find(existing, "ConfigMap") == []
+    assert {"NUDGE_TRIGGERS_FILE", "NUDGE_DECISIONS_FILE"} <= set(env(one(existing, "StatefulSet", "streams")))
     volumes = {v["name"]: v for v in one(existing, "StatefulSet", "streams")["spec"]["template"]["spec"]["volumes"]}
     assert volumes["triggers"]["configMap"]["name"] == "my-triggers"
 
@@ -208,3 +226,28 @@ def test_long_release_names_stay_within_kubernetes_limits(render):
         assert len(doc["metadata"]["name"]) <= 63, doc["metadata"]["name"]
     # Pods get a controller-revision-hash label of the StatefulSet name + 11 characters.
     assert len(one(docs, "StatefulSet", "streams")["metadata"]["name"]) <= 52
+
+
+def test_bundled_triggers_are_used_when_none_are_configured(default):
+    sts = one(default, "StatefulSet", "streams")
+    assert find(default, "ConfigMap") == []
+    assert not {"NUDGE_TRIGGERS_FILE", "NUDGE_DECISIONS_FILE"} & set(env(sts))
+    assert "triggers" not in {v["name"] for v in sts["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_webhook_provider_reads_its_signing_secret_from_a_secret(render, render_fails):
+    docs = render(
+        "--set",
+        "delivery.provider=webhook",
+        "--set",
+        "delivery.webhook.url=https://hooks.example.com/push",
+        "--set",
+        "delivery.webhook.existingSecret=nudge-webhook",
+    )
+    delivery = env(one(docs, "Deployment", "delivery"))
+    assert delivery["NUDGE_DELIVERY_PROVIDER"]["value"] == "webhook"
+    assert delivery["NUDGE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "nudge-webhook",
+        "key": "webhook-secret",
+    }
+    assert "delivery.webhook.url is required" in render_fails("--set", "delivery.provider=webhook")

@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from deploy.helm import values_schema
 from deploy.helm.readme_params import BEGIN, END, params, render
 from tests.chart.conftest import CHART
 
@@ -47,6 +48,10 @@ def test_every_at_param_is_in_the_readme_table():
     for name in documented():
         assert f"| `{name}` |" in table, f"{name} is missing from the README parameter table"
     assert render(readme, CHART / "values.yaml") == readme, "README table is stale: run deploy/helm/readme_params.py"
+
+
+def test_schema_file_is_generated_from_values_schema_py():
+    assert (CHART / "values.schema.json").read_text() == values_schema.render(), "run deploy/helm/values_schema.py"
 
 
 def walk(schema: dict, path: str):

@@ -77,8 +77,17 @@ annotations:
 {{- default (include "nudge.componentName" (dict "ctx" . "component" "triggers")) .Values.triggers.existingConfigMap -}}
 {{- end -}}
 
+{{/* Whether the triggers ConfigMap (the chart's or an existing one) is mounted; each file's own flag follows. */}}
 {{- define "nudge.triggersEnabled" -}}
+{{- if or .Values.triggers.existingConfigMap .Values.triggers.content .Values.triggers.decisions -}}true{{- end -}}
+{{- end -}}
+
+{{- define "nudge.triggersFileEnabled" -}}
 {{- if or .Values.triggers.existingConfigMap .Values.triggers.content -}}true{{- end -}}
+{{- end -}}
+
+{{- define "nudge.decisionsFileEnabled" -}}
+{{- if or .Values.triggers.existingConfigMap .Values.triggers.decisions -}}true{{- end -}}
 {{- end -}}
 
 {{/* Kafka settings as NUDGE_* env; the SASL password only ever comes from a Secret. */}}
