@@ -12,6 +12,8 @@ def create_app(
     store: str = "memory://",
     data_dir: str = ".local/faust",
     web_port: int = 6066,
+    web_bind: str = "127.0.0.1",
+    group_instance_id: str | None = None,
     topic_partitions: int = 4,
     broker_credentials: object | None = None,
 ) -> faust.App:
@@ -23,7 +25,8 @@ def create_app(
         store=store,
         datadir=data_dir,
         web_port=web_port,
-        web_bind="127.0.0.1",
+        web_bind=web_bind,
+        consumer_group_instance_id=group_instance_id,
         topic_partitions=topic_partitions,
         topic_replication_factor=1,
         autodiscover=False,

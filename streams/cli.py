@@ -23,6 +23,8 @@ def build(settings: Settings | None = None) -> faust.App:
         store=settings.store,
         data_dir=settings.data_dir,
         web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        group_instance_id=settings.group_instance_id,
         topic_partitions=settings.topic_partitions,
     )
     for name in COMMAND_MODULES:

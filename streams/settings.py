@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     store: str = "memory://"
     data_dir: str = ".local/faust"
     web_port: int = Field(6066, ge=1, le=65535)
+    web_bind: str = "127.0.0.1"  # 0.0.0.0 in a pod, so probes and Prometheus can reach /ready and /metrics
+    group_instance_id: str | None = None  # static group membership (the pod name): no rebalance on restart
     topic_partitions: int = Field(4, ge=1)
     topic_prefix: str = ""
     triggers_file: str = "streams/triggers.yaml"
