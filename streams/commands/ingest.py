@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import faust
 from faust.cli import argument, option
 
@@ -14,7 +16,11 @@ from connectors.ingest.errors import IngestError
 from connectors.ingest.publisher import EventPublisher
 from connectors.ingest.readers import FORMATS
 from connectors.ingest.replay import replay as replay_file
-from schemas.serde import make_serde
+from connectors.ingest.tail import tail as tail_topic
+from connectors.ingest.topics_spec import apply_topics, default_specs
+from schemas import records
+from schemas import topics as names
+from schemas.serde import RegistrySerde, make_serde
 from streams.settings import Settings
 
 
@@ -45,6 +51,34 @@ def make_publisher(settings: Settings) -> EventPublisher:
         },
         max_record_bytes=settings.ingest_max_record_bytes,
     )
+
+
+# What each topic carries, for decoders that need the type up front (Schema Registry mode).
+TOPIC_TYPES: dict[str, type] = {
+    names.BEHAVIOR_EVENTS: records.BehaviorEvent,
+    names.USER_PROFILES: records.UserProfile,
+    names.DEVICE_TOKENS: records.DeviceToken,
+    names.CATALOG_UPDATES: records.CatalogItem,
+    names.NOTIFICATION_JOBS: records.NotificationJob,
+    names.NOTIFICATION_DECISIONS: records.NotificationDecision,
+    names.NOTIFICATION_DELIVERY: records.DeliveryResult,
+    names.JOBS_RETRY: records.JobRetry,
+    names.JOBS_DLQ: records.JobRetry,
+}
+
+
+def tail_decoder(settings: Settings) -> Any:
+    """None (self-describing single-object records) or a registry decoder that infers the type from the topic."""
+    if not settings.schema_registry_url:
+        return None
+    serde = RegistrySerde(settings.schema_registry_url)
+
+    def decode(data: bytes, topic: str) -> Any:
+        name = topic.removeprefix(settings.topic_prefix)
+        cls = records.DeadLetter if name.endswith(names.DLQ_SUFFIX) and name != names.JOBS_DLQ else TOPIC_TYPES[name]
+        return serde.decode(data, topic, cls)
+
+    return decode
 
 
 def api_keys(settings: Settings) -> list[str]:
@@ -94,3 +128,49 @@ def register(app: faust.App, settings: Settings) -> None:
         finally:
             publisher.close()
         print(report.summary(), file=sys.stderr)
+
+    @app.command(
+        argument("action", type=click.Choice(["apply", "plan"])),
+        option(
+            "--replication-factor", type=int, default=-1, help="For new topics; -1 (default): the broker's default."
+        ),
+    )
+    async def topics(self: object, action: str, replication_factor: int) -> None:
+        """Create/update every Nudge topic from the spec (`apply`), or show what would change (`plan`)."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({**kafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap})
+        try:
+            report = apply_topics(
+                admin,
+                default_specs(settings.topic_partitions),
+                prefix=settings.topic_prefix,
+                replication_factor=replication_factor,
+                dry_run=action == "plan",
+            )
+        except IngestError as exc:
+            raise SystemExit(str(exc)) from exc
+        for line in report.lines(planned=action == "plan"):
+            print(line)
+
+    @app.command(
+        argument("topic"),
+        option(
+            "--from-beginning", is_flag=True, default=False, help="Start at the oldest message (default: new only)."
+        ),
+        option("--max", "max_messages", type=int, default=None, help="Stop after N messages."),
+    )
+    async def tail(self: object, topic: str, from_beginning: bool, max_messages: int | None) -> None:
+        """Print any topic as JSON lines (records decoded, bytes as base64)."""
+        config = {**kafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap}
+        await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: tail_topic(
+                config,
+                topic,
+                sys.stdout,
+                from_beginning=from_beginning,
+                max_messages=max_messages,
+                decode=tail_decoder(settings),
+            ),
+        )
