@@ -31,7 +31,13 @@ def _key(data: bytes | None) -> str | None:
 
 
 def to_line(
-    topic: str, partition: int, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None, decode: Decoder
+    topic: str,
+    partition: int | None,
+    offset: int | None,
+    timestamp_ms: int,
+    key: bytes | None,
+    value: bytes | None,
+    decode: Decoder,
 ) -> str:
     """One message as a JSON line: the decoded record, or the raw bytes and why they did not decode."""
     line: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset, "timestamp_ms": timestamp_ms}
