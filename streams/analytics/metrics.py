@@ -64,14 +64,16 @@ class MetricsBoard:
         return out
 
     def record(self, key: Key, now_ms: int) -> TriggerMetrics:
-        """The TriggerMetrics of one cell; lift is delivered conversion minus the trigger's holdout conversion."""
+        """The TriggerMetrics of one cell; lift: conversion of jobs sent minus the trigger's holdout conversion."""
         trigger, variant, start = key
         cell = self.cells.get(key, Cell())
         control = self.cells.get((trigger, HOLDOUT, start), Cell())
         lift = None
         if variant != HOLDOUT:
+            # intention to treat: the holdout is drawn before knowing who has a device, so the treated
+            # side is every job sent, delivered or not
             lift = newcombe_diff(
-                cell.get("converted"), cell.get("delivered"), control.get("converted"), control.get("holdout")
+                cell.get("converted"), cell.get("sent"), control.get("converted"), control.get("holdout")
             )
         end = start + self.window_ms if self.window_ms else now_ms
         return TriggerMetrics(

@@ -15,8 +15,8 @@ def counts(trigger: str, variant: str, start: int, **named: int) -> list[Count]:
 
 def test_partitions_merge_and_windows_collapse() -> None:
     a, b = MetricsBoard(DAY_MS), MetricsBoard(DAY_MS)
-    a.add(counts("t", "default", 0, fired=3, delivered=2, converted=1, suppressed=1))
-    b.add(counts("t", "default", DAY_MS, fired=2, delivered=2, converted=2))
+    a.add(counts("t", "default", 0, fired=3, sent=2, delivered=2, converted=1, suppressed=1))
+    b.add(counts("t", "default", DAY_MS, fired=2, sent=2, delivered=2, converted=2))
     b.add(counts("t", "holdout", DAY_MS, fired=4, holdout=4, converted=1))
     a.merge(b)
     assert [r.fired for r in a.records(0)] == [3, 2, 4]
