@@ -27,9 +27,9 @@ class Reaction:
 class ReactionModel:
     """Rates of the funnel; `variant_effects` multiplies the open and conversion rates of a variant."""
 
-    open_p: float = 0.35
-    click_p: float = 0.45  # of opens
-    convert_p: float = 0.40  # of clicks
+    open_p: float = 0.40
+    click_p: float = 0.60  # of opens
+    convert_p: float = 0.50  # of clicks
     variant_effects: dict[str, float] = field(default_factory=lambda: {"urgent": 1.6})
     quiet_factor: float = 0.3  # pushes arriving at night are mostly ignored
     evening_factor: float = 1.2  # 18:00-21:59 local is the best time to reach people
