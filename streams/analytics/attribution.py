@@ -183,6 +183,17 @@ def on_event(state: UserAttribution, e: BehaviorEvent, cfg: AnalyticsConfig) -> 
     return out
 
 
+def attribute(state: UserAttribution, record: object, cfg: AnalyticsConfig) -> list[Count]:
+    """Apply any of the three inputs (decision, delivery result, behaviour event) to one user's state."""
+    if isinstance(record, NotificationDecision):
+        return on_decision(state, record, cfg)
+    if isinstance(record, DeliveryResult):
+        return on_delivery(state, record, cfg)
+    if isinstance(record, BehaviorEvent):
+        return on_event(state, record, cfg)
+    raise TypeError(f"cannot attribute a {type(record).__name__}")
+
+
 def prune(state: UserAttribution, now_ms: int, cfg: AnalyticsConfig) -> int:
     """Drop touches nothing can change any more; returns how many went."""
     horizon = cfg.horizon_ms()

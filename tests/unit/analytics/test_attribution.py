@@ -9,6 +9,7 @@ from streams.analytics.attribution import (
     HOUR_MS,
     AnalyticsConfig,
     UserAttribution,
+    attribute,
     on_decision,
     on_delivery,
     on_event,
@@ -150,3 +151,12 @@ def test_recompute_gives_the_funnel_and_lift(fake_clock: FakeClock) -> None:
     assert treated.lift_ci_low < 0.4 < treated.lift_ci_high
     assert treated.window_start_ms == CFG.window_start(t0) and treated.window_end_ms == treated.window_start_ms + DAY_MS
     assert MetricsBoard.from_dict(board.to_dict()).records(t0) == board.records(t0)
+
+
+def test_attribute_dispatches_by_record_type(fake_clock: FakeClock) -> None:
+    state = UserAttribution()
+    assert names(attribute(state, decision("u", "j1", "queued", fake_clock()), CFG)) == ["fired", "sent"]
+    assert names(attribute(state, delivery("u", "j1", fake_clock()), CFG)) == ["delivered"]
+    assert names(attribute(state, event("u", "notification_opened", fake_clock() + 1, "j1"), CFG)) == ["opened"]
+    with pytest.raises(TypeError):
+        attribute(state, "not a record", CFG)
