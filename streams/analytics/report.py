@@ -126,19 +126,21 @@ def text_report(data: ReportData) -> list[str]:
             for r in data.rows
         ],
     )
-    out += ["", "Rates per variant (95% Wilson CI; holdout rates are out of held-out firings)"]
+    out += ["", "Rates per variant, 95% Wilson CI: opens and clicks out of delivered, conversions out of sent"]
+    out += ["(the holdout: out of held-out firings); lift = conversion minus the holdout's, Newcombe 95% CI"]
     out += table(
-        ["trigger/variant", "base", "open rate", "click rate", "conversion", "lift vs holdout (Newcombe 95% CI)"],
+        ["trigger/variant", "sent", "delivered", "open rate", "click rate", "conversion", "lift vs holdout"],
         [
             [
                 f"{r.trigger_id}/{r.variant}",
                 str(base_of(r)),
-                *(pct(n, base_of(r)) for n in (r.opened, r.clicked)),
+                str(r.delivered),
+                *(pct(n, r.delivered) for n in (r.opened, r.clicked)),
                 pct(r.converted, base_of(r)),
                 lift_text(r),
             ]
             if r.variant != HOLDOUT
-            else [f"{r.trigger_id}/{r.variant}", str(base_of(r)), "-", "-", pct(r.converted, base_of(r)), "-"]
+            else [f"{r.trigger_id}/{r.variant}", str(base_of(r)), "-", "-", "-", pct(r.converted, base_of(r)), "-"]
             for r in data.rows
         ],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from streams.analytics.attribution import DAY_MS, Count
 from streams.analytics.metrics import MetricsBoard, board_from_records
 
@@ -41,3 +43,16 @@ def test_rebuilt_from_records_the_latest_update_wins() -> None:
     new = board.records(20)
     rebuilt = board_from_records(new + old)
     assert rebuilt.records(20) == new
+
+
+def test_text_report_rates_use_the_right_bases() -> None:
+    from streams.analytics.report import ReportData, text_report
+
+    board = MetricsBoard(DAY_MS)
+    board.add(counts("t", "a", 0, fired=10, sent=10, delivered=5, opened=4, converted=2))
+    board.add(counts("t", "holdout", 0, fired=10, holdout=10, converted=1))
+    data = ReportData("test", board.collapsed().records(0), {}, Counter(), [])
+    row = next(line for line in text_report(data) if line.startswith("t/a ") and "%" in line)
+    assert "80.0%" in row  # 4 opens of 5 delivered
+    assert "20.0%" in row  # 2 conversions of 10 sent
+    assert "+10.0 pts" in row
