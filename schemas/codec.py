@@ -28,6 +28,7 @@ from schemas.errors import (
     ValidationError,
     WrongTypeError,
 )
+from schemas.fastread import Reader, Unsupported, compile_reader
 from schemas.rules import validate
 
 __all__ = ["Codec", "decode", "encode", "fingerprint", "from_json", "to_json", "validate"]
@@ -134,6 +135,7 @@ class _Writer(typing.NamedTuple):
     schema: Any  # parsed writer schema
     reader: Any  # parsed current schema when the writer is an older version, else None
     source: str
+    fast: Reader | None = None  # generated reader for current schemas (older ones go through fastavro)
 
 
 class Codec:
@@ -153,7 +155,7 @@ class Codec:
             fp = fingerprint(schema)
             self._parsed[cls] = parse_schema(schema)
             self._header[cls] = MAGIC + fp
-            self._writers[fp] = _Writer(cls, self._parsed[cls], None, f"{cls.__name__}.avsc")
+            self._writers[fp] = _Writer(cls, self._parsed[cls], None, f"{cls.__name__}.avsc", _fast_reader(schema, cls))
         for cls in types:
             for path in sorted((schema_dir / "history" / cls.__name__).glob("v*.avsc")):
                 old = _load_json(path)
@@ -212,6 +214,15 @@ class Codec:
             )
         if expected is not None and writer.cls is not expected:
             raise WrongTypeError(f"expected {expected.__name__}, got {writer.cls.__name__}")
+        if writer.fast is not None:
+            try:
+                fast_record, end = writer.fast(data, HEADER_LEN)
+            except (IndexError, ValueError, struct.error, OverflowError, MemoryError) as exc:
+                # IndexError: body ends early; ValueError: bad length, union index or UTF-8
+                raise DecodeError(f"bad {writer.cls.__name__} body: {type(exc).__name__}: {exc}") from exc
+            if end != len(data):
+                raise DecodeError(f"bad {writer.cls.__name__} body: {len(data) - end} trailing bytes after the record")
+            return fast_record
         buf = BytesIO(data)
         buf.seek(HEADER_LEN)
         try:
@@ -254,6 +265,13 @@ class Codec:
     def to_json(self, record: Any) -> dict[str, Any]:
         """A JSON-ready dict of `record` (bytes as base64)."""
         return _jsonable(self.to_dict(record))
+
+
+def _fast_reader(schema: dict[str, Any], cls: type) -> Reader | None:
+    try:
+        return compile_reader(schema, cls)
+    except Unsupported:
+        return None
 
 
 def _default(f: Any) -> Any:
