@@ -107,21 +107,24 @@ class Deliverer:
             pending.extend((item, d) for d in mine)
         if not pending:
             return out
-        ttls = [self.idempotency.ttl_ms(i.job.not_after_ms, now) for i, _ in pending]
-        claims = await self.idempotency.claim([(i.job.job_id, d.token_hash) for i, d in pending], ttls)
-        to_send: list[tuple[WorkItem, Device, int]] = []
-        for (item, device), claim, ttl in zip(pending, claims, ttls, strict=True):
-            if claim.won:
-                to_send.append((item, device, ttl))
-            else:
+        # Claim chunk by chunk, right before its send: a crash leaves at most one chunk unconfirmed.
+        step = min(self.provider.max_batch, self.limiter.burst if self.limiter else self.provider.max_batch)
+        for start in range(0, len(pending), step):
+            chunk = pending[start : start + step]
+            ttls = [self.idempotency.ttl_ms(i.job.not_after_ms, now) for i, _ in chunk]
+            claims = await self.idempotency.claim([(i.job.job_id, d.token_hash) for i, d in chunk], ttls)
+            to_send: list[tuple[WorkItem, Device, int]] = []
+            for (item, device), claim, ttl in zip(chunk, claims, ttls, strict=True):
+                if claim.won:
+                    to_send.append((item, device, ttl))
+                    continue
                 sent_id = claim.sent_message_id
                 code = None if sent_id else "CLAIM_UNCONFIRMED"
                 out.results.append(
                     self._result(item, "deduplicated", device.token_hash, provider_message_id=sent_id, error_code=code)
                 )
-        step = min(self.provider.max_batch, self.limiter.burst if self.limiter else self.provider.max_batch)
-        for start in range(0, len(to_send), step):
-            await self._send_chunk(to_send[start : start + step], out)
+            if to_send:
+                await self._send_chunk(to_send, out)
         return out
 
     async def _acquire(self, cells: int) -> None:

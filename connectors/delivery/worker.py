@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from connectors.delivery.pipeline import Deliverer, Outputs, WorkItem
@@ -138,7 +139,7 @@ class DeliveryWorker:
                         dead.append(self._dead_letter(record, exc))
                 offsets[tp] = records[-1].offset + 1
             await self._publish(await self.deliverer.handle(items), dead)
-            await consumer.commit(offsets)
+            await _commit(consumer, offsets)
 
     async def _retry_loop(self, consumer: AIOKafkaConsumer) -> None:
         # Each partition is a queue ordered (mostly) by due time: process what is due, then pause that
@@ -169,7 +170,7 @@ class DeliveryWorker:
             if items or dead:
                 await self._publish(await self.deliverer.handle(items), dead)
             if offsets:
-                await consumer.commit(offsets)
+                await _commit(consumer, offsets)
 
     async def _tokens_loop(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
@@ -188,7 +189,18 @@ class DeliveryWorker:
             if dead:
                 await self._publish(Outputs(), dead)
             if offsets:
-                await consumer.commit(offsets)
+                await _commit(consumer, offsets)
+
+
+async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    """Commit what is still ours; after a rebalance the new owner redelivers and idempotency dedupes."""
+    mine = {tp: offset for tp, offset in offsets.items() if tp in consumer.assignment()}
+    if not mine:
+        return
+    try:
+        await consumer.commit(mine)
+    except (CommitFailedError, IllegalStateError) as exc:
+        log.warning("commit lost to a rebalance (records will be redelivered and deduplicated): %s", exc)
 
 
 def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:

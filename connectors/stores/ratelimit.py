@@ -35,8 +35,8 @@ class RateLimiter:
         self.burst = burst
         self._key = RATE_KEY.format(prefix=prefix, provider=provider)
         self._interval_us = 1_000_000 / rate_per_s
-        # A burst of `burst` cells at once is allowed: tolerance = (burst - 1) intervals.
-        self._tolerance_us = self._interval_us * (burst - 1)
+        # n cells fit when new_tat - now <= burst intervals, so an idle limiter grants `burst` at once.
+        self._tolerance_us = self._interval_us * burst
         self._script = redis.register_script(_GCRA)
 
     async def acquire(self, cells: int) -> float:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ def fcm() -> Iterator[ThreadedLocalFcm]:
     server = ThreadedLocalFcm().start()
     yield server
     server.close()
+
+
+def tail(proc: subprocess.Popen) -> str:
+    """The end of a spawned worker's log, for assertion messages."""
+    return Path(proc.log_path).read_text()[-3000:]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -138,7 +144,11 @@ class Env:
         t = self.topics
         args = [NUDGE, "deliver", "--jobs-topic", t.jobs, "--retry-topic", t.retry, "--dlq-topic", t.dlq]
         args += ["--delivery-topic", t.delivery, "--tokens-topic", t.tokens, "--group-id", group, "--metrics-port", "0"]
-        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A file, not a pipe: an unread pipe fills up with log lines and blocks the worker.
+        log = tempfile.NamedTemporaryFile(prefix="nudge-deliver-", suffix=".log", delete=False)  # noqa: SIM115
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        return proc
 
 
 @pytest.fixture
