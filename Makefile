@@ -54,8 +54,9 @@ format: install ## Format the code in place
 test-unit: install ## Run the pure unit tests (no stack needed)
 	$(VENV)/bin/pytest tests/unit -q $(PYTEST_ARGS)
 
-test: install ## Set everything up, run unit + integration tests, stop the stack
-	$(WITH_STACK) $(VENV)/bin/pytest tests -q $(PYTEST_ARGS)
+test: install ## Set everything up, run the chart checks and the unit + integration tests, stop the stack
+	$(MAKE) --no-print-directory chart-test
+	$(WITH_STACK) $(VENV)/bin/pytest tests -q --ignore=tests/chart $(PYTEST_ARGS)
 
 demo: install ## Run the demo on the local stack
 	$(WITH_STACK) $(PY) deploy/local/smoke.py
