@@ -67,8 +67,9 @@ def oracle(rows: list[Row]) -> set[tuple[str, int]]:
     """(user, fire time) of every abandoned cart, computed directly from the rows.
 
     A cart at t fires at t + 30m unless a later row of the same user, earlier than t + 30m, is a cart
-    (which restarts the window) or a purchase (which cancels it); and only if t + 30m is not after the
-    final stream time (max event time - lateness) of the user's partition.
+    (which restarts the window) or a purchase (which cancels it); and only once time has passed the
+    deadline: the final stream time (max event time - lateness) of the user's partition reached it, or
+    a later event of the same user is at or after it.
     """
     final = defaultdict(int)
     by_user: dict[str, list[Row]] = defaultdict(list)
@@ -84,7 +85,7 @@ def oracle(rows: list[Row]) -> set[tuple[str, int]]:
             later = events[i + 1 :]
             if any(e.type in ("cart", "purchase") and e.ts_ms < deadline for e in later):
                 continue
-            if deadline <= final[partition_of(user)]:
+            if deadline <= final[partition_of(user)] or any(e.ts_ms >= deadline for e in later):
                 fired.add((user, deadline))
     return fired
 
