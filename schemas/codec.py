@@ -29,6 +29,7 @@ from schemas.errors import (
     WrongTypeError,
 )
 from schemas.fastread import Reader, Unsupported, compile_reader
+from schemas.fastwrite import Writer, compile_writer
 from schemas.rules import validate
 
 __all__ = ["Codec", "decode", "encode", "fingerprint", "from_json", "to_json", "validate"]
@@ -149,12 +150,14 @@ class Codec:
         self._header: dict[type, bytes] = {}
         self._writers: dict[bytes, _Writer] = {}
         self._convert = {cls: _converters(cls) for cls in types}
+        self._fast_writers: dict[type, Writer | None] = {}
         for cls, schema in self.schemas.items():
             if [f.name for f in fields(cls)] != [f["name"] for f in schema["fields"]]:
                 raise SchemaLoadError(f"{cls.__name__}.avsc fields differ from the dataclass")
             fp = fingerprint(schema)
             self._parsed[cls] = parse_schema(schema)
             self._header[cls] = MAGIC + fp
+            self._fast_writers[cls] = _fast_writer(schema, cls)
             self._writers[fp] = _Writer(cls, self._parsed[cls], None, f"{cls.__name__}.avsc", _fast_reader(schema, cls))
         for cls in types:
             for path in sorted((schema_dir / "history" / cls.__name__).glob("v*.avsc")):
@@ -191,6 +194,14 @@ class Codec:
             header = self._header[cls]
         except KeyError:
             raise EncodeError(f"{cls.__name__} is not a contract record") from None
+        fast = self._fast_writers[cls]
+        if fast is not None:
+            out = bytearray(header)
+            try:
+                fast(record, out)
+            except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as exc:
+                raise EncodeError(f"cannot encode {cls.__name__}: {type(exc).__name__}: {exc}") from exc
+            return bytes(out)
         buf = BytesIO()
         buf.write(header)
         try:
@@ -270,6 +281,13 @@ class Codec:
 def _fast_reader(schema: dict[str, Any], cls: type) -> Reader | None:
     try:
         return compile_reader(schema, cls)
+    except Unsupported:
+        return None
+
+
+def _fast_writer(schema: dict[str, Any], cls: type) -> Writer | None:
+    try:
+        return compile_writer(schema, cls)
     except Unsupported:
         return None
 
