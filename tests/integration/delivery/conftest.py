@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -106,6 +107,7 @@ class Env:
     fcm: ThreadedLocalFcm
     credentials: str
     topics: Topics
+    spawned: list = dataclasses.field(default_factory=list)
 
     def settings(self, **overrides) -> Settings:
         values = {
@@ -148,6 +150,7 @@ class Env:
         log = tempfile.NamedTemporaryFile(prefix="nudge-deliver-", suffix=".log", delete=False)  # noqa: SIM115
         proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         proc.log_path = log.name  # type: ignore[attr-defined]
+        self.spawned.append(proc)
         return proc
 
 
@@ -155,7 +158,12 @@ class Env:
 def env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics) -> Iterator[Env]:
     import redis
 
-    yield Env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics)
+    env = Env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics)
+    yield env
+    for proc in env.spawned:  # a failed test must not leave workers behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(f"{redis_prefix}*"))
     if keys:
