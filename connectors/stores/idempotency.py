@@ -20,6 +20,21 @@ from redis.asyncio import Redis
 
 from connectors.stores.keys import SEND_KEY, SEND_MARKER_MARGIN_MS, SEND_MARKER_MIN_MS
 
+# Claim a whole chunk in one round trip: SET NX PX per key, returning the marker found when lost.
+# KEYS = markers; ARGV[1] = our claim value; ARGV[2..] = TTL (ms) per key. Returns false (won) or the value.
+_CLAIM = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[i + 1]) then out[i] = false
+  else out[i] = redis.call('GET', key) or false end
+end
+return out
+"""
+# Write the sent markers of a chunk in one round trip. ARGV = value, ttl pairs in KEYS order.
+_MARK = """
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end
+return #KEYS
+"""
 # Delete the claim only if it is still ours (a marker written by someone else must survive).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -49,6 +64,8 @@ class IdempotencyStore:
         self._owner = f"claimed:{owner}"
         self._prefix = prefix
         self._release = redis.register_script(_RELEASE)
+        self._claim = redis.register_script(_CLAIM)
+        self._mark = redis.register_script(_MARK)
 
     def _key(self, job_id: str, token_hash: str) -> str:
         return SEND_KEY.format(prefix=self._prefix, job_id=job_id, token_hash=token_hash)
@@ -59,27 +76,25 @@ class IdempotencyStore:
 
     async def claim(self, pairs: list[tuple[str, str]], ttls_ms: list[int]) -> list[Claim]:
         """Claim each (job_id, token_hash); a lost claim carries the marker found."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for (job_id, th), ttl in zip(pairs, ttls_ms, strict=True):
-                key = self._key(job_id, th)
-                pipe.set(key, self._owner, nx=True, px=ttl)
-                pipe.get(key)
-            rows = await pipe.execute()
+        if not pairs:
+            return []
+        keys = [self._key(job_id, th) for job_id, th in pairs]
+        rows = await self._claim(keys=keys, args=[self._owner, *ttls_ms])
         claims = []
-        for i in range(len(pairs)):
-            won, value = rows[2 * i], rows[2 * i + 1]
+        for value in rows:
             text = value.decode() if isinstance(value, bytes) else value
-            claims.append(Claim(True) if won else Claim(False, text))
+            claims.append(Claim(False, text) if text else Claim(True))
         return claims
 
     async def mark_sent(self, items: list[tuple[str, str, str, int]]) -> None:
         """Record (job_id, token_hash, message_id, ttl_ms) as sent."""
         if not items:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id, th, message_id, ttl in items:
-                pipe.set(self._key(job_id, th), f"sent:{message_id}", px=ttl)
-            await pipe.execute()
+        keys = [self._key(job_id, th) for job_id, th, _, _ in items]
+        args: list[str | int] = []
+        for _, _, message_id, ttl in items:
+            args += [f"sent:{message_id}", ttl]
+        await self._mark(keys=keys, args=args)
 
     async def release(self, pairs: list[tuple[str, str]]) -> None:
         """Drop our claims after a definite failure so a later attempt may send."""
