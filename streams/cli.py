@@ -11,7 +11,7 @@ from streams.app import create_app
 from streams.settings import Settings, load_settings
 
 # Modules under streams/commands that add subcommands (each has `register(app, settings)`).
-COMMAND_MODULES: list[str] = ["engine", "explain", "ingest", "deliver", "simulate", "report"]
+COMMAND_MODULES: list[str] = ["engine", "explain", "ingest", "deliver", "simulate", "report", "demo"]
 
 
 def build(settings: Settings | None = None) -> faust.App:
@@ -36,3 +36,7 @@ def main() -> None:
     """Entry point of the `nudge` console script."""
     app = build()
     sys.exit(app.main())
+
+
+if __name__ == "__main__":
+    main()
