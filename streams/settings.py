@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
     allowed_lateness_ms: int = Field(60_000, ge=0)
+    fast_path: bool = True  # batches beneath Faust's per-event conductor, coalesced changelog; false = plain agent
+    progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)
     # ingestion: HTTP collector, producer SDK limits, dead letters
     collector_host: str = "127.0.0.1"
     collector_port: int = Field(8088, ge=1, le=65535)

@@ -1,0 +1,116 @@
+"""Nudge's stream worker under the bench: the real `nudge worker` process in replay mode, and its recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NUDGE = Path(sys.executable).parent / "nudge"
+TRIGGERS = ROOT / "streams" / "triggers.yaml"
+# Every topic the worker reads or writes, so they exist with the bench's partition count.
+WORKER_TOPICS = (
+    "behavior.events", "user.profiles", "catalog.updates", "notifications.jobs", "notifications.decisions",
+    "notifications.delivery", "analytics.trigger_metrics", "behavior.events.dlq", "user.profiles.dlq",
+    "catalog.updates.dlq", "notifications.delivery.dlq",
+)  # fmt: skip
+APP_TOPICS = ("engine.catalog-fanout", "engine.ticks", "attribution.by-user", "attribution.counts")
+
+
+def topics_for(prefix: str, app_id: str) -> list[str]:
+    """The worker's topics under `prefix` for one app id."""
+    return [prefix + t for t in WORKER_TOPICS] + [f"{prefix}{app_id}.{t}" for t in APP_TOPICS]
+
+
+class Worker:
+    """One `nudge worker` process with a progress file; stopped with SIGTERM (or SIGKILL)."""
+
+    def __init__(self, bootstrap: str, prefix: str, app_id: str, partitions: int, fast_path: bool = True) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-nudge-"))
+        self.progress = self.dir / "progress.json"
+        env = {
+            **os.environ,
+            "NUDGE_APP_ID": app_id,
+            "NUDGE_KAFKA_BOOTSTRAP": bootstrap,
+            "NUDGE_TOPIC_PREFIX": prefix,
+            "NUDGE_TOPIC_PARTITIONS": str(partitions),
+            "NUDGE_REPLAY": "true",
+            "NUDGE_TRIGGERS_FILE": str(TRIGGERS),
+            "NUDGE_DATA_DIR": str(self.dir / "data"),
+            "NUDGE_WEB_PORT": str(_free_port()),
+            "NUDGE_PROGRESS_FILE": str(self.progress),
+            "NUDGE_FAST_PATH": "true" if fast_path else "false",
+        }
+        self.log_path = self.dir / "worker.log"
+        self._log = self.log_path.open("wb")
+        self.started = time.time()
+        self.proc = subprocess.Popen(
+            [str(NUDGE), "worker", "-l", "warn"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def read(self) -> dict[str, float]:
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(self.progress.read_text())
+        return {"count": 0}
+
+    def wait_for(self, count: int, timeout_s: float) -> dict[str, float]:
+        """Block until the worker processed `count` records; return its progress figures."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            seen = self.read()
+            if seen.get("count", 0) >= count:
+                return seen
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nudge worker exited early; log: {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nudge worker saw {seen.get('count')}/{count} in {timeout_s}s: {self.log_path}")
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int, fast_path: bool = True,
+                timeout_s: float = 300) -> float:  # fmt: skip
+    """Events/s of one worker over `count` events, from its first to its last processed batch."""
+    app_id = f"bench-nudge-{uuid.uuid4().hex[:8]}"
+    _create(bootstrap, [f"{prefix}{app_id}.{t}" for t in APP_TOPICS], partitions)
+    worker = Worker(bootstrap, prefix, app_id, partitions, fast_path)
+    try:
+        seen = worker.wait_for(count, timeout_s)
+    finally:
+        worker.stop()
+    # The first batch's own time is not in the span: count it out.
+    span = max(seen["last_ts"] - seen["first_ts"], 1e-6)
+    return (seen["count"] - seen.get("first_n", 0)) / span
+
+
+def _create(bootstrap: str, names: list[str], partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for fut in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
+        with contextlib.suppress(Exception):  # already there
+            fut.result(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,160 @@
+"""A Faust consumer subclass that hands whole fetched batches of chosen topics to a batch handler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import faust
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
+
+
+class RecordLike(Protocol):
+    """The fields of a fetched record a batch handler reads (aiokafka ConsumerRecord and faust Message have them)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+Flusher = Callable[[], Awaitable[None]]
+
+
+class BatchRoutes:
+    """Which topics go to which batch handler, and what must be flushed before each offset commit."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, BatchHandler] = {}
+        self.flushers: list[Flusher] = []
+
+    def route(self, topics: Sequence[str], handler: BatchHandler) -> None:
+        for topic in topics:
+            self.handlers[topic] = handler
+
+    async def flush(self) -> None:
+        for flusher in self.flushers:
+            await flusher()
+
+
+class BatchConsumer(AIOKafkaConsumer):
+    """Faust's aiokafka consumer, with records of routed topics delivered as lists, not Events.
+
+    Faust keeps everything else: assignment, recovery (changelogs still go through the conductor),
+    offset commits (a handled batch marks its last offset done) and the commit interval. Routed
+    flushers run before every offset commit, so state written lazily is durable before the
+    offsets that produced it are committed (at-least-once holds).
+    """
+
+    routes: BatchRoutes
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._batch_done: dict[TP, int] = {}
+
+    def _new_offset(self, tp: TP) -> int | None:
+        done = self._batch_done.pop(tp, None)
+        return done if done is not None else super()._new_offset(tp)
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        await self.routes.flush()
+        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._batch_done.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by the process tests
+        handlers = self.routes.handlers
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                await asyncio.sleep(0)
+                if self.should_stop:
+                    break
+                records, active = await self._wait_next_records(1.0)
+                if not records or self.should_stop:
+                    self.diag.unset_flag(CONSUMER_FETCHING)
+                    continue
+                if not self.flow_active:
+                    await self.perform_seek()
+                    continue
+                generation = self.app.consumer_generation_id
+                for tp, batch in records.items():
+                    if active is not None and tp not in active and tp not in self._buffered_partitions:
+                        continue
+                    if self.app.consumer_generation_id != generation or not self.flow_active:
+                        break  # a rebalance started: what was fetched is stale, Faust seeks back
+                    handler = handlers.get(tp.topic)
+                    if handler is None:
+                        await self._deliver_one_by_one(tp, batch)
+                    else:
+                        await self._deliver_batch(tp, batch, handler, generation)
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _deliver_batch(self, tp: TP, batch: list[Any], handler: BatchHandler, generation: int) -> None:
+        read = self._read_offset[tp]
+        if read is not None and batch[0].offset < read:
+            batch = [r for r in batch if r.offset >= read]  # already handled before a seek
+            if not batch:
+                return
+        self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+        await handler(batch)
+        if self.app.consumer_generation_id != generation:
+            return  # revoked while handling: the new owner reprocesses from the committed offset
+        last = batch[-1].offset
+        self._read_offset[tp] = last
+        self._batch_done[tp] = last + 1
+        self._acked[tp]
+        self._n_acked += len(batch)
+        commit_every = self._commit_every
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            await self.commit()
+
+    async def _deliver_one_by_one(self, tp: TP, batch: list[Any]) -> None:
+        # Faust's own path for everything not routed (changelogs during recovery, other agents' topics).
+        callback = self.callback
+        for record in batch:
+            offset = record.offset
+            read = self._read_offset[tp]
+            if read is not None and offset < read:
+                continue
+            if read and offset - read > 1 and self.app.topics.acks_enabled_for(record.topic):
+                await self._add_gap(tp, read + 1, offset)
+            if self._commit_every is not None and self._n_acked >= self._commit_every:
+                self._n_acked = 0
+                await self.commit()
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            await self.wait_first(callback(self._to_message(tp, record)), self.suspend_flow.wait())
+            self._read_offset[tp] = offset
+
+
+def enable(app: faust.App) -> BatchRoutes:
+    """Make `app` consume with BatchConsumer (before it starts); return its routing table."""
+    transport = app.transport
+    routes = getattr(transport, "batch_routes", None)
+    if routes is None:
+        routes = BatchRoutes()
+        consumer_cls = type("BatchConsumer", (BatchConsumer,), {"routes": routes})
+        transport.Consumer = consumer_cls  # type: ignore[misc]  # instance override of the ClassVar
+        transport.batch_routes = routes  # type: ignore[attr-defined]
+    return routes

@@ -1,0 +1,39 @@
+"""Coalesced table writes: the changelog gets one record per dirty key per flush, not one per event."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from faust.streams import _current_event  # the context Faust's table and stores read the partition from
+
+
+@dataclass(frozen=True)
+class _Origin:
+    topic: str
+    partition: int
+
+
+class PartitionMarker:
+    """Stands in for the current event so table writes (changelog and store) land in one partition."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _Origin(topic, partition)
+
+
+def write_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]) -> int:
+    """Set every (key, value) in `table` as if from `partition` of `source_topic`; return the count."""
+    marker = PartitionMarker(source_topic, partition)
+    token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
+    written = 0
+    try:
+        for key, value in items:
+            table[key] = value
+            written += 1
+    finally:
+        _current_event.reset(token)
+    return written
