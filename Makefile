@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install up down status lint format test test-unit test-integration demo clean
+.PHONY: help install up down status lint format test test-unit test-integration demo clean bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,11 @@ test: install ## Set everything up, run the chart checks and the unit + integrat
 
 demo: install ## Run the demo on the local stack
 	$(WITH_STACK) $(PY) deploy/local/smoke.py
+
+BENCH_ARGS ?=
+
+bench: install ## Measure the worker vs raw consumers and Faust peers on one broker; writes BENCHMARKS.md (~10 min)
+	$(WITH_STACK) $(VENV)/bin/nudge bench $(BENCH_ARGS)
 
 clean: ## Stop the stack and remove local data (keeps downloaded jars)
 	@$(STACK) clean

@@ -11,7 +11,7 @@ from streams.app import create_app
 from streams.settings import Settings, load_settings
 
 # Modules under streams/commands that add subcommands (each has `register(app, settings)`).
-COMMAND_MODULES: list[str] = ["engine", "explain", "ingest", "deliver", "simulate", "report", "demo"]
+COMMAND_MODULES: list[str] = ["engine", "explain", "ingest", "deliver", "simulate", "report", "demo", "bench"]
 
 
 def build(settings: Settings | None = None) -> faust.App:

@@ -25,6 +25,9 @@ WORKER_TOPICS = (
 APP_TOPICS = ("engine.catalog-fanout", "engine.ticks", "attribution.by-user", "attribution.counts")
 
 
+APPS: list[str] = []  # app ids started, so the bench can delete their internal topics
+
+
 def topics_for(prefix: str, app_id: str) -> list[str]:
     """The worker's topics under `prefix` for one app id."""
     return [prefix + t for t in WORKER_TOPICS] + [f"{prefix}{app_id}.{t}" for t in APP_TOPICS]
@@ -33,7 +36,16 @@ def topics_for(prefix: str, app_id: str) -> list[str]:
 class Worker:
     """One `nudge worker` process with a progress file; stopped with SIGTERM (or SIGKILL)."""
 
-    def __init__(self, bootstrap: str, prefix: str, app_id: str, partitions: int, fast_path: bool = True) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        app_id: str,
+        partitions: int,
+        fast_path: bool = True,
+        log_level: str = "warn",
+        replay: bool = True,
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nudge-"))
         self.progress = self.dir / "progress.json"
         env = {
@@ -42,7 +54,7 @@ class Worker:
             "NUDGE_KAFKA_BOOTSTRAP": bootstrap,
             "NUDGE_TOPIC_PREFIX": prefix,
             "NUDGE_TOPIC_PARTITIONS": str(partitions),
-            "NUDGE_REPLAY": "true",
+            "NUDGE_REPLAY": "true" if replay else "false",
             "NUDGE_TRIGGERS_FILE": str(TRIGGERS),
             "NUDGE_DATA_DIR": str(self.dir / "data"),
             "NUDGE_WEB_PORT": str(_free_port()),
@@ -53,7 +65,7 @@ class Worker:
         self._log = self.log_path.open("wb")
         self.started = time.time()
         self.proc = subprocess.Popen(
-            [str(NUDGE), "worker", "-l", "warn"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            [str(NUDGE), "worker", "-l", log_level], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def read(self) -> dict[str, float]:
@@ -85,9 +97,10 @@ class Worker:
 
 
 def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int, fast_path: bool = True,
-                timeout_s: float = 300) -> float:  # fmt: skip
-    """Events/s of one worker over `count` events, from its first to its last processed batch."""
+                timeout_s: float = 300) -> tuple[float, str]:  # fmt: skip
+    """Events/s of one worker over `count` events (first to last processed batch), and its app id."""
     app_id = f"bench-nudge-{uuid.uuid4().hex[:8]}"
+    APPS.append(app_id)
     _create(bootstrap, [f"{prefix}{app_id}.{t}" for t in APP_TOPICS], partitions)
     worker = Worker(bootstrap, prefix, app_id, partitions, fast_path)
     try:
@@ -96,7 +109,7 @@ def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int, fast_p
         worker.stop()
     # The first batch's own time is not in the span: count it out.
     span = max(seen["last_ts"] - seen["first_ts"], 1e-6)
-    return (seen["count"] - seen.get("first_n", 0)) / span
+    return (seen["count"] - seen.get("first_n", 0)) / span, app_id
 
 
 def _create(bootstrap: str, names: list[str], partitions: int) -> None:

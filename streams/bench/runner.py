@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from streams.bench import raw_consumers, workload
+from streams.bench import engine_costs, latency, nudge_worker, raw_consumers, workload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,7 @@ def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions
         "BENCH_MODE": mode,
         "BENCH_COUNT": str(count),
         "BENCH_RESULT_FILE": str(result_file),
-        "BENCH_APP_ID": f"bench-{mode}-{uuid.uuid4().hex[:8]}",
+        "BENCH_APP_ID": _app_id(f"bench-{mode}"),
         "BENCH_TOPIC": topic,
         "BENCH_PARTITIONS": str(partitions),
         "BENCH_DATA_DIR": str(workdir / "data"),
@@ -101,6 +101,26 @@ def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions
         log.close()
 
 
+APPS: list[str] = []  # app ids this run started: their internal topics are deleted at the end
+
+
+def _app_id(kind: str) -> str:
+    app_id = f"{kind}-{uuid.uuid4().hex[:8]}"
+    APPS.append(app_id)
+    return app_id
+
+
+def _cleanup(bootstrap: str, prefix: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix) or t.startswith(tuple(APPS))]
+    if names:
+        for fut in admin.delete_topics(names).values():
+            with contextlib.suppress(Exception):
+                fut.result(timeout=30)
+
+
 def _free_port() -> int:
     import socket
 
@@ -117,20 +137,29 @@ def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
         fut.result(timeout=30)
 
 
-def _delete_topic(bootstrap: str, topic: str) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for fut in admin.delete_topics([topic]).values():
-        with contextlib.suppress(Exception):
-            fut.result(timeout=30)
-
-
 Measurement = Callable[[str, str, int, int], float]
+Extra = Callable[[], float]  # a measurement the composition root adds (delivery), returning its median-able figure
 
 
-def measurements() -> list[tuple[str, str, str, Measurement]]:
+@dataclass
+class Plan:
+    """What one `nudge bench` run measures."""
+
+    bootstrap: str
+    events: int
+    users: int
+    repeats: int
+    partitions: int
+    peer_events: int  # the slow entries are timed over the first N events: same input, shorter run
+    latency_rates: tuple[int, ...] = (1_000, 10_000)
+    latency_seconds: float = 5.0
+    tick_users: int = 1_000_000
+    extras: dict[str, tuple[str, str, Extra]] = field(default_factory=dict)  # name -> (group, unit, fn)
+
+
+def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str, str, str, Measurement]]:
     """(name, group, unit, fn(bootstrap, topic, count, partitions)) for every throughput entry."""
+    short = min(plan.events, plan.peer_events)
 
     def confluent(b: str, t: str, n: int, _p: int) -> float:
         return raw_consumers.confluent_rate(b, t, n)
@@ -139,39 +168,97 @@ def measurements() -> list[tuple[str, str, str, Measurement]]:
         return raw_consumers.aiokafka_rate(b, t, n)
 
     def bare(b: str, t: str, n: int, p: int) -> float:
-        return run_faust_peer("bare", b, t, n, p)
+        return run_faust_peer("bare", b, t, min(n, plan.peer_events * 4), p)
 
     def naive(b: str, t: str, n: int, p: int) -> float:
-        return run_faust_peer("naive", b, t, n, p)
+        return run_faust_peer("naive", b, t, short, p)
+
+    def nudge(b: str, _t: str, n: int, p: int) -> float:
+        rate, app_id = nudge_worker.worker_rate(b, prefix, n, p)
+        app_ids.append(app_id)
+        return rate
+
+    def nudge_plain(b: str, _t: str, n: int, p: int) -> float:
+        return nudge_worker.worker_rate(b, prefix, short, p, fast_path=False)[0]
 
     return [
         ("raw confluent-kafka consumer + decode", "limit", "events/s", confluent),
         ("raw aiokafka consumer + decode", "limit", "events/s", aiokafka),
         ("bare Faust task iterating the topic channel", "ceiling", "events/s", bare),
         ("naive Faust agent, table update per event", "peer", "events/s", naive),
+        ("Nudge worker, fast path (full triggers.yaml, changelog, decisions)", "nudge", "events/s", nudge),
+        ("Nudge worker, fast path off (plain Faust agent)", "nudge", "events/s", nudge_plain),
     ]
 
 
-def run(bootstrap: str, count: int, users: int, repeats: int, partitions: int) -> list[Result]:
-    """Publish the workload once and run each measurement `repeats` times, interleaved."""
-    entries = measurements()
-    progress = Progress(1 + repeats * len(entries))
-    topic = f"bench.events.{uuid.uuid4().hex[:8]}"
+def run(plan: Plan) -> list[Result]:
+    """Publish the workload once, run each throughput entry `repeats` times interleaved, then the rest."""
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"bench.{run_id}."
+    topic = prefix + "behavior.events"
+    app_ids: list[str] = []
+    entries = measurements(plan, prefix, app_ids)
+    others = 4 + len(plan.extras)
+    progress = Progress(1 + plan.repeats * len(entries) + others)
     results = [Result(name, group, unit) for name, group, unit, _ in entries]
+    created = nudge_worker.topics_for(prefix, "unused")[: len(nudge_worker.WORKER_TOPICS)]
     try:
-        progress.step(f"publishing {count:,} events for {users:,} users to {topic}")
-        _create_topic(bootstrap, topic, partitions)
-        workload.publish(bootstrap, topic, count, users)
+        progress.step(f"publishing {plan.events:,} events for {plan.users:,} users to {topic}")
+        for name in created:
+            _create_topic(plan.bootstrap, name, plan.partitions)
+        workload.publish(plan.bootstrap, topic, plan.events, plan.users)
         progress.finish_step()
-        for round_no in range(1, repeats + 1):
+        for round_no in range(1, plan.repeats + 1):
             for (name, _group, _unit, fn), result in zip(entries, results, strict=True):
-                progress.step(f"round {round_no}/{repeats}: {name}")
-                result.runs.append(fn(bootstrap, topic, count, partitions))
+                progress.step(f"round {round_no}/{plan.repeats}: {name}")
+                result.runs.append(fn(plan.bootstrap, topic, plan.events, plan.partitions))
                 progress.finish_step()
+        progress.step("state recovery from the changelog of the last worker run")
+        recovered = lambda: latency.recovery_rate(plan.bootstrap, prefix, app_ids[-1], plan.partitions)  # noqa: E731
+        results.append(_single("state recovery from the changelog", "nudge", "records/s", recovered))
+        progress.finish_step()
+        progress.step(f"event -> job latency at {', '.join(f'{r:,}/s' for r in plan.latency_rates)}")
+        results.extend(_latency(plan))
+        progress.finish_step()
+        progress.step(f"timer tick with {plan.tick_users:,} idle users")
+        results.append(_single(f"tick, {plan.tick_users:,} idle users, nothing due", "engine", "ms",
+                               lambda: engine_costs.tick_seconds(plan.tick_users) * 1000))  # fmt: skip
+        progress.finish_step()
+        progress.step("bytes of state per user")
+        results.append(_single("state per user (stored bytes)", "engine", "bytes",
+                               lambda: engine_costs.state_bytes_per_user(min(plan.events, 100_000))))  # fmt: skip
+        progress.finish_step()
+        for name, (group, unit, fn) in plan.extras.items():
+            progress.step(name)
+            results.append(_single(name, group, unit, fn))
+            progress.finish_step()
     finally:
-        _delete_topic(bootstrap, topic)
+        APPS.extend(nudge_worker.APPS)
+        _cleanup(plan.bootstrap, prefix)
         sys.stderr.write("\n")
     return results
+
+
+def _single(name: str, group: str, unit: str, fn: Extra) -> Result:
+    try:
+        return Result(name, group, unit, [fn()])
+    except Exception as exc:  # one failed measurement must not cost the whole run
+        return Result(name, group, unit, [], note=f"failed: {exc}")
+
+
+def _latency(plan: Plan) -> list[Result]:
+    out = []
+    try:
+        found = latency.latency_at_rates(
+            plan.bootstrap, plan.partitions, list(plan.latency_rates), plan.latency_seconds
+        )
+    except Exception as exc:
+        return [Result("event -> job latency", "latency", "ms", [], note=f"failed: {exc}")]
+    for rate, figures in found.items():
+        note = f"{figures['answered']:.0%} of probes answered"
+        out.append(Result(f"event -> job p50 at {rate:,} events/s", "latency", "ms", [figures["p50_ms"]], note))
+        out.append(Result(f"event -> job p99 at {rate:,} events/s", "latency", "ms", [figures["p99_ms"]], note))
+    return out
 
 
 def versions() -> dict[str, str]:
@@ -182,45 +269,75 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_reports(results: list[Result], count: int, repeats: int, out_md: Path, out_json: Path) -> None:
-    """Write the table with ratios to the limit (raw aiokafka) and to the peer (naive Faust)."""
+TARGETS = {  # name prefix -> target text
+    "Nudge worker, fast path (": ">= 50k/s, >= 14x peer, >= 20% of aiokafka, >= 80% of the bare channel",
+    "event -> job p99 at 10,000": "<= 50 ms",
+    "tick, ": "<= 1 ms",
+    "delivery": ">= 10k/s",
+}
+
+
+def _target(name: str) -> str:
+    return next((t for prefix, t in TARGETS.items() if name.startswith(prefix)), "")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Path) -> None:
+    """Write the table with ratios to the limit (raw aiokafka), the peer (naive Faust) and the ceiling."""
+    by_group = {r.group: r for r in results if r.unit == "events/s" and r.group in ("peer", "ceiling")}
     by_name = {r.name: r for r in results}
     limit = by_name.get("raw aiokafka consumer + decode")
-    peer = by_name.get("naive Faust agent, table update per event")
+    peer, ceiling = by_group.get("peer"), by_group.get("ceiling")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"{count:,} events, median of {repeats} runs, all on one local broker in one run.",
+        f"Written by `make bench` (`nudge bench`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{plan.events:,} events of {plan.users:,} users, {plan.partitions} partitions, median of {plan.repeats} "
+        f"run(s), all on one local broker in one run. The naive agent and the plain-agent worker are timed over "
+        f"the first {min(plan.events, plan.peer_events):,} events, the bare channel task over the first "
+        f"{min(plan.events, plan.peer_events * 4):,} (same input, shorter runs). JSON: `bench-results/bench.json`.",
         "",
         f"Machine: {machine}. Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
-        "| measurement | group | median | runs | vs raw aiokafka | vs naive Faust |",
-        "|---|---|---:|---|---:|---:|",
+        "| measurement | group | median | runs | vs raw aiokafka | vs naive Faust | vs bare channel | target | note |",
+        "|---|---|---:|---|---:|---:|---:|---|---|",
     ]
     for r in results:
-        ratio_limit = f"{r.median / limit.median:.0%}" if limit and r.unit == limit.unit else ""
-        ratio_peer = f"{r.median / peer.median:.1f}x" if peer and r.unit == peer.unit else ""
-        runs = ", ".join(f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in r.runs)
-        lines.append(f"| {r.name} | {r.group} | {r.median:,.0f} {r.unit} | {runs} | {ratio_limit} | {ratio_peer} |")
+        rate = r.unit == "events/s" and r.runs
+        ratio_limit = f"{r.median / limit.median:.0%}" if rate and limit and limit.runs else ""
+        ratio_peer = f"{r.median / peer.median:.1f}x" if rate and peer and peer.runs else ""
+        ratio_ceiling = f"{r.median / ceiling.median:.0%}" if rate and ceiling and ceiling.runs else ""
+        median = f"{_fmt(r.median)} {r.unit}" if r.runs else "n/a"
+        runs = ", ".join(_fmt(v) for v in r.runs)
+        lines.append(
+            f"| {r.name} | {r.group} | {median} | {runs} | {ratio_limit} | {ratio_peer} | {ratio_ceiling} "
+            f"| {_target(r.name)} | {r.note} |"
+        )
+    notes = ROOT / "docs" / "bench-notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
     out_md.write_text("\n".join(lines) + "\n")
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(
         json.dumps(
             {
-                "count": count,
-                "repeats": repeats,
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "plan": {k: v for k, v in plan.__dict__.items() if k != "extras"},
                 "machine": machine,
                 "versions": versions(),
-                "results": [{**r.__dict__, "median": r.median} for r in results],
+                "results": [{**r.__dict__, "median": r.median if r.runs else None} for r in results],
             },
             indent=2,
         )
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extras: dict[str, tuple[str, str, Extra]] | None = None) -> int:
+    """Parse the options, run everything, write BENCHMARKS.md and the JSON, print the table."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="nudge bench", description=__doc__)
@@ -229,11 +346,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--peer-events", type=int, default=30_000, help="events the slow entries are timed over")
+    parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--tick-users", type=int, default=1_000_000)
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default=str(ROOT / "bench-results" / "bench.json"))
     args = parser.parse_args(argv)
-    results = run(args.bootstrap, args.events, args.users, args.repeats, args.partitions)
-    write_reports(results, args.events, args.repeats, Path(args.out), Path(args.json))
+    plan = Plan(
+        args.bootstrap, args.events, args.users, args.repeats, args.partitions, args.peer_events,
+        latency_seconds=args.latency_seconds, tick_users=args.tick_users, extras=extras or {},
+    )  # fmt: skip
+    results = run(plan)
+    write_reports(results, plan, Path(args.out), Path(args.json))
     print(Path(args.out).read_text())
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 from confluent_kafka import Producer
 
@@ -15,6 +16,13 @@ BASE_TIME_MS = 1_511_658_000_000  # 2017-11-26 01:00 UTC, the start of the share
 def events(count: int, users: int, seed: int = 7) -> Iterator[tuple[bytes, bytes]]:
     """Yield (key, encoded BehaviorEvent) pairs in event-time order, deterministically."""
     from schemas.codec import encode
+
+    for event in records(count, users, seed):
+        yield event.user_id.encode(), encode(event)
+
+
+def records(count: int, users: int, seed: int = 7) -> Iterator[Any]:
+    """The workload's BehaviorEvents, in event-time order, deterministically."""
     from schemas.records import BehaviorEvent
 
     rng = random.Random(seed)
@@ -36,7 +44,7 @@ def events(count: int, users: int, seed: int = 7) -> Iterator[tuple[bytes, bytes
             currency="EUR",
             cart_id=user if kind in ("cart", "purchase") else None,
         )
-        yield user.encode(), encode(event)
+        yield event
 
 
 def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7) -> int:

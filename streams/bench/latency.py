@@ -1,0 +1,161 @@
+"""Event -> job latency of a live worker at fixed input rates, and its state recovery rate from the changelog."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+from confluent_kafka import Consumer, Producer
+
+from streams.bench import nudge_worker, workload
+from streams.bench.nudge_worker import Worker, topics_for
+from streams.bench.nudge_worker import _create as create_topics
+
+# Signups of new users are the probes: the example catalogue's `welcome` trigger turns each into a job at once.
+PROBE_EVERY = 10
+
+
+def _jobs_consumer(bootstrap: str, topic: str) -> Consumer:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-latency-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    return consumer
+
+
+class JobWatcher(threading.Thread):
+    """Records when each job's user first shows up on the jobs topic."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.consumer = _jobs_consumer(bootstrap, topic)
+        self.seen: dict[bytes, float] = {}
+        self.running = True
+        self.assigned = threading.Event()
+
+    def run(self) -> None:
+        while self.running:
+            for msg in self.consumer.consume(num_messages=1000, timeout=0.05):
+                if msg.error() is None and msg.key() not in self.seen:
+                    self.seen[msg.key()] = time.time()
+            if self.consumer.assignment():
+                self.assigned.set()
+        self.consumer.close()
+
+
+def _publish_at(producer: Producer, topic: str, rate: int, seconds: float, tag: str) -> dict[bytes, float]:
+    """Publish the workload mix live at `rate` events/s (event time = send time), a signup probe every
+    PROBE_EVERY events; return each probe's send time."""
+    from schemas.codec import encode
+
+    count = int(rate * seconds) + 1
+    lead_s = 0.2 + count * 30e-6  # encoding ahead of time, so the schedule is not held up by it
+    start_ms = int((time.time() + lead_s) * 1000)
+    planned = []
+    for i, event in enumerate(workload.records(count, 5_000, seed=sum(tag.encode()))):
+        at_ms = start_ms + int(i * 1000 / rate)
+        if i % PROBE_EVERY == 0:
+            event = replace(event, user_id=f"probe-{tag}-{i}", type="signup", cart_id=None)
+        event = replace(event, event_id=f"{tag}-{i}", event_time_ms=at_ms)
+        planned.append((at_ms / 1000, event.user_id.encode(), encode(event), i % PROBE_EVERY == 0))
+    sent: dict[bytes, float] = {}
+    for at, key, value, is_probe in planned:
+        delay = at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        producer.produce(topic, value, key=key)
+        if is_probe:
+            sent[key] = time.time()
+        producer.poll(0)
+    producer.flush(30)
+    return sent
+
+
+def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds: float) -> dict[int, dict[str, float]]:
+    """p50/p99 event -> job latency (ms) of one worker at each input rate, on fresh topics."""
+    run = uuid.uuid4().hex[:8]
+    prefix, app_id = f"bench.{run}.", f"bench-latency-{run}"
+    nudge_worker.APPS.append(app_id)
+    nudge_worker.APPS.append(prefix)
+    create_topics(bootstrap, topics_for(prefix, app_id), partitions)
+    watcher = JobWatcher(bootstrap, prefix + "notifications.jobs")
+    watcher.start()
+    worker = Worker(bootstrap, prefix, app_id, partitions, replay=False)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    events = prefix + "behavior.events"
+    out: dict[int, dict[str, float]] = {}
+    try:
+        watcher.assigned.wait(30)
+        # Warm up until the worker answers probes: it has joined the group and recovered.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            probes = _publish_at(producer, events, 100, 0.5, f"warm{int(time.monotonic())}")
+            time.sleep(0.5)
+            if any(k in watcher.seen for k in probes):
+                break
+        else:
+            raise RuntimeError(f"the latency worker never produced a job; log: {worker.log_path}")
+        for rate in rates:
+            probes = _publish_at(producer, events, rate, seconds, f"r{rate}")
+            time.sleep(2.0)  # let the tail arrive
+            lat = sorted((watcher.seen[k] - t) * 1000 for k, t in probes.items() if k in watcher.seen)
+            if not lat:
+                raise RuntimeError(f"no job came back at {rate}/s; log: {worker.log_path}")
+            out[rate] = {
+                "p50_ms": statistics.median(lat),
+                "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                "answered": len(lat) / len(probes),
+            }
+    finally:
+        worker.stop()
+        watcher.running = False
+        watcher.join(5)
+    return out
+
+
+_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
+
+
+def _stamp_of(log: str, needle: str) -> float | None:
+    for line in log.splitlines():
+        if needle in line and (m := _STAMP.match(line)):
+            return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
+
+
+def recovery_rate(bootstrap: str, prefix: str, app_id: str, partitions: int, timeout_s: float = 180) -> float:
+    """Records/s a fresh worker restores from the prefilled changelog of `app_id` (from Faust's own log lines)."""
+    from confluent_kafka import TopicPartition
+
+    changelog = f"{app_id}-engine-state-changelog"
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-recovery-{uuid.uuid4().hex[:8]}"})
+    records = 0
+    for p in range(partitions):
+        low, high = probe.get_watermark_offsets(TopicPartition(changelog, p), timeout=10)
+        records += high - low
+    probe.close()
+    worker = Worker(bootstrap, prefix, app_id, partitions, log_level="info")
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            log = worker.log_path.read_text(errors="replace")
+            begin = _stamp_of(log, "Restoring state from changelog topics")
+            end = _stamp_of(log, "Done reading from changelog topics")
+            if begin and end:
+                return records / max(end - begin, 1e-3)
+            if worker.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"recovery of {records} records did not finish; log: {worker.log_path}")
+    finally:
+        worker.stop()
