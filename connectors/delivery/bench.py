@@ -58,16 +58,19 @@ async def measure(
     rate_per_s: float = 1e6,
     timeout_s: float = 300,
     provider_name: str = "fcm",
+    fcm_url: str | None = None,
 ) -> dict[str, float]:
     """Deliver `jobs` one-device jobs through one worker: `fcm` = real firebase-admin to the local endpoint,
-    `console` (to /dev/null) = the pipeline alone (Kafka, Redis, claims, results)."""
+    `console` (to /dev/null) = the pipeline alone (Kafka, Redis, claims, results). Pass `fcm_url` of a
+    `nudge fcm-local` process to keep the endpoint off this process's GIL (else it runs on a thread here)."""
     run = uuid.uuid4().hex[:8]
     names = Topics(*(f"bench.{run}.{n}" for n in ("jobs", "retry", "dlq", "delivery", "tokens")))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(t, 1, 1) for t in vars(names).values()]).values():
         f.result(15)
-    fcm = ThreadedLocalFcm().start()
-    creds = write_service_account(Path(tempfile.mkdtemp()) / "sa.json", fcm.base_url, PROJECT)
+    fcm = None if fcm_url else ThreadedLocalFcm().start()
+    base_url = fcm_url or fcm.base_url  # type: ignore[union-attr]
+    creds = write_service_account(Path(tempfile.mkdtemp()) / "sa.json", base_url, PROJECT)
     redis = Redis.from_url(redis_url)
     prefix = f"bench:{run}:"
     try:
@@ -87,7 +90,7 @@ async def measure(
         producer.flush(30)
         sink = open(os.devnull, "w")  # noqa: SIM115
         provider: Provider = (
-            FcmProvider(PROJECT, str(creds), fcm.base_url) if provider_name == "fcm" else ConsoleProvider(sink)
+            FcmProvider(PROJECT, str(creds), base_url) if provider_name == "fcm" else ConsoleProvider(sink)
         )
         await provider.start()
         tokens = TokenStore(redis, prefix)
@@ -110,7 +113,8 @@ async def measure(
             for start in range(0, len(keys), 1000):
                 await redis.delete(*keys[start : start + 1000])
         await redis.aclose()
-        fcm.close()
+        if fcm is not None:
+            fcm.close()
         admin.delete_topics(list(vars(names).values()))
 
 
@@ -119,4 +123,5 @@ if __name__ == "__main__":
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     name = sys.argv[2] if len(sys.argv) > 2 else "fcm"
-    print(asyncio.run(measure("127.0.0.1:9092", "redis://127.0.0.1:6379/0", count, provider_name=name)))
+    url = sys.argv[3] if len(sys.argv) > 3 else None
+    print(asyncio.run(measure("127.0.0.1:9092", "redis://127.0.0.1:6379/0", count, provider_name=name, fcm_url=url)))
