@@ -123,9 +123,9 @@ class Env:
         return Settings(**(values | overrides))
 
     @contextlib.asynccontextmanager
-    async def worker(self, group: str, **overrides):
-        """Run a worker in this process; stop it gracefully at the end."""
-        task = asyncio.create_task(run_worker(self.settings(**overrides), self.topics, group, 0))
+    async def worker(self, group: str, metrics_port: int = 0, **overrides):
+        """Run a worker in this process; cancel it at the end."""
+        task = asyncio.create_task(run_worker(self.settings(**overrides), self.topics, group, metrics_port))
         try:
             yield task
         finally:

@@ -125,3 +125,31 @@ async def test_no_devices_and_redelivery_are_recorded(env, unique) -> None:
         found = await aresults(env.bootstrap, env.topics.delivery, 3)
     assert Counter(r.status for r in found) == {"sent": 1, "no_devices": 1, "deduplicated": 1}
     assert sent_pairs(env) == {("j1", "a1"): 1}
+
+
+async def test_undecodable_jobs_go_to_the_dlq_and_metrics_are_served(env, unique) -> None:
+    import aiohttp
+    from confluent_kafka import Producer
+
+    from schemas.records import DeadLetter
+    from tests.support.net import free_port
+
+    produce(env.bootstrap, env.topics.tokens, tokens("u1", ("a1", "android")))
+    port = free_port()
+    async with env.worker(unique, metrics_port=port):
+        await asyncio.sleep(1.5)
+        producer = Producer({"bootstrap.servers": env.bootstrap})
+        producer.produce(env.topics.jobs, b"not avro", key=b"u1")
+        producer.flush(10)
+        produce(env.bootstrap, env.topics.jobs, [job("j1", "u1")])
+        found = await aresults(env.bootstrap, env.topics.delivery, 1)
+        dead = await asyncio.to_thread(consume_all, env.bootstrap, env.topics.dlq, 1)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                metrics = await resp.text()
+            async with http.get(f"http://127.0.0.1:{port}/ready") as resp:
+                assert resp.status == 200
+    assert [r.status for r in found] == ["sent"]
+    letter = decode(dead[0].value(), DeadLetter)
+    assert letter.value == b"not avro" and letter.source_topic == env.topics.jobs and letter.error_kind
+    assert 'nudge_delivery_sends_total{provider="fcm",result="sent"} 1.0' in metrics
