@@ -18,6 +18,7 @@ from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.records import DeadLetter, DeviceToken, JobRetry, NotificationJob
+from schemas.rules import validate
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class DeliveryWorker:
                 for record in records:
                     try:
                         t = decode(record.value, DeviceToken)
+                        validate(t, now_ms=self.clock())  # an empty user id or absurd time never reaches Redis
                     except SchemaError as exc:
                         dead.append(self._dead_letter(record, exc))
                         continue
