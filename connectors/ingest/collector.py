@@ -123,6 +123,8 @@ def create_app(
             payload = json.loads(body)
         except ValueError as exc:
             return _error(400, f"body is not JSON: {exc}")
+        except RecursionError:  # thousands of nested brackets: refuse, do not fail the request with a 500
+            return _error(400, "body is not JSON we accept: nested too deeply")
         items = payload.get(batch_key) if isinstance(payload, dict) else payload
         if not isinstance(items, list) or not items:
             return _error(400, f'expected a non-empty JSON array, or {{"{batch_key}": [...]}}')
@@ -134,6 +136,8 @@ def create_app(
                 publisher.send(from_json(cls, item))
             except (ValidationError, InvalidRecordError) as exc:
                 errors.append({"index": index, "error": str(exc), "kind": exc.kind})
+            except RecursionError:
+                errors.append({"index": index, "error": "item nested too deeply", "kind": "too_deep"})
         accepted = len(items) - len(errors)
         metrics.items.labels(request.path, "accepted").inc(accepted)
         metrics.items.labels(request.path, "rejected").inc(len(errors))
