@@ -8,9 +8,13 @@ from pathlib import Path
 import faust
 from faust.cli import argument
 
+from streams.decisions import load_config
+from streams.decisions.errors import ConfigError as DecisionConfigError
 from streams.engine.config import load_catalogue
 from streams.engine.errors import ConfigError
 from streams.pipeline.agents import install
+from streams.pipeline.errors import StartupError
+from streams.pipeline.firings import policies
 from streams.settings import Settings
 
 
@@ -41,20 +45,27 @@ def register(app: faust.App, settings: Settings) -> None:
 
     try:
         catalogue = load_catalogue(Path(settings.triggers_file).read_text())
-    except (OSError, ConfigError) as exc:
+        config = load_config(settings.decisions_file)
+        policies(catalogue)
+    except (OSError, ConfigError, DecisionConfigError, StartupError) as exc:
         problem = exc
+        source = settings.triggers_file if isinstance(exc, OSError | ConfigError | StartupError) else ""
 
         @app.task
         async def refuse_to_run() -> None:
-            # A worker with a broken trigger file must fail at start, not run without triggers.
-            raise ConfigError([f"{settings.triggers_file}: {problem}"])
+            # A worker with a broken trigger or decisions file must fail at start, not run without them.
+            raise StartupError(f"{source}: {problem}" if source else str(problem))
 
         return
     install(
         app,
         catalogue,
+        config,
         prefix=settings.topic_prefix,
         replay=settings.replay,
         allowed_lateness_ms=settings.allowed_lateness_ms,
         partitions=settings.topic_partitions,
+        max_value_bytes=settings.dlq_max_value_bytes,
+        fast_path=settings.fast_path,
+        progress_file=settings.progress_file,
     )

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
-import weakref
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import faust
-from faust.streams import _current_event  # the context table writes read their partition from
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry
 
 from schemas import codec, topics
-from schemas.errors import SchemaError
+from schemas.records import CatalogItem, DeadLetter
+from streams.decisions import DecisionConfig
 from streams.engine.config import Catalogue
 from streams.engine.engine import Engine
-from streams.pipeline.outputs import default_outputs
-from streams.pipeline.runtime import Runtime, dead_letter
-
-log = logging.getLogger(__name__)
-
-FIRINGS = Counter("nudge_engine_firings_total", "Trigger firings", ["trigger"])
-DEAD_LETTERS = Counter("nudge_engine_dead_letters_total", "Engine input messages sent to the DLQ", ["topic"])
-LATE_EVENTS = Counter("nudge_engine_late_events_total", "Events older than their partition's stream time")
+from streams.fastpath import consumer as fastpath
+from streams.fastpath.progress import ProgressFile
+from streams.fastpath.state import write_partition
+from streams.pipeline.feedback import install_feedback
+from streams.pipeline.firings import policies
+from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.runtime import Runtime
+from streams.pipeline.web import install_web
+from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,10 @@ class EngineTopics:
     ticks: str
     decisions: str
     jobs: str
-    dlq: str
+    delivery: str
+    trigger_metrics: str
+    by_user: str
+    counts: str
 
     @classmethod
     def named(cls, prefix: str, app_id: str) -> EngineTopics:
@@ -54,47 +56,105 @@ class EngineTopics:
             ticks=p(f"{app_id}.engine.ticks"),
             decisions=p(topics.NOTIFICATION_DECISIONS),
             jobs=p(topics.NOTIFICATION_JOBS),
-            dlq=p(topics.BEHAVIOR_EVENTS_DLQ),
+            delivery=p(topics.NOTIFICATION_DELIVERY),
+            trigger_metrics=p(topics.TRIGGER_METRICS),
+            by_user=p(f"{app_id}.attribution.by-user"),
+            counts=p(f"{app_id}.attribution.counts"),
         )
 
 
-@contextlib.contextmanager
-def _in_partition_of(event: faust.EventT) -> Iterator[None]:
-    """Make table writes land in this event's partition (batches mix partitions)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+@dataclass
+class Outbox:
+    """Messages one batch produces, by topic name, plus when each job's input was read (latency)."""
+
+    messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    job_read_at: list[float] = field(default_factory=list)
+
+
+def step(
+    runtime: Runtime,
+    metrics: PipelineMetrics,
+    names: EngineTopics,
+    kind: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    read_at: float,
+    out: Outbox,
+) -> None:
+    """Validate one input message, run it through the engine and the decisions, and queue what it produced."""
+    wall_ms = int(read_at * 1000)
+    metrics.events_in.labels(topic).inc()
+    record = runtime.read(kind, topic, partition, offset, key, value, wall_ms)
+    if isinstance(record, DeadLetter):
+        metrics.dead_letters.labels(topic, record.error_kind).inc()
+        out.messages.append((topics.dlq_for(topic), key, codec.encode(record)))
+        return
+    lane = runtime.lane(partition)
+    late_before = lane.proc.late_events
+    result = runtime.handle(partition, record, wall_ms)
+    if lane.proc.late_events > late_before:
+        metrics.late_events.inc(lane.proc.late_events - late_before)
+    for firing in result.firings:
+        metrics.firings.labels(firing.trigger_id, runtime.engine.triggers[firing.trigger_id].kind).inc()
+    for decision in result.decisions:
+        metrics.decisions.labels(decision.outcome, decision.reason or "").inc()
+        out.messages.append((names.decisions, decision.user_id.encode(), codec.encode(decision)))
+    for job in result.jobs:
+        out.messages.append((names.jobs, job.user_id.encode(), codec.encode(job)))
+        out.job_read_at.append(read_at)
 
 
 def install(
     app: faust.App,
     catalogue: Catalogue,
+    config: DecisionConfig,
     *,
     prefix: str,
     replay: bool,
     allowed_lateness_ms: int,
     partitions: int,
+    attribution: bool = True,
+    registry: CollectorRegistry | None = None,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     batch_size: int = 1000,
     batch_seconds: float = 0.05,
     tick_seconds: float = 1.0,
+    fast_path: bool = True,
+    progress_file: str | None = None,
 ) -> Runtime:
-    """Add the engine's topics, table and agents to `app` and return its runtime."""
+    """Add the engine, decision and attribution agents, the tables and the web views to `app`."""
     names = EngineTopics.named(prefix, app.conf.id)
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = PipelineMetrics.build(registry)
     raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": partitions}
     sources = [names.events, names.profiles, names.fanout] + ([] if replay else [names.ticks])
     source = app.topic(*sources, **raw)
     catalog = app.topic(names.catalog, key_serializer="raw", value_serializer="raw")
     fanout = app.topic(names.fanout, **raw)
     ticks = app.topic(names.ticks, **raw)
-    decisions, jobs, dlq = (
-        app.topic(n, key_serializer="raw", value_serializer="raw") for n in (names.decisions, names.jobs, names.dlq)
-    )
+    outputs: dict[str, faust.TopicT] = {}
+
+    def output(name: str) -> faust.TopicT:
+        if name not in outputs:
+            outputs[name] = app.topic(name, key_serializer="raw", value_serializer="raw")
+        return outputs[name]
+
     table = app.Table("engine-state", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     engine = Engine(catalogue)
-    runtime = Runtime(engine, table, lambda b: codec.decode(b), replay=replay, allowed_lateness_ms=allowed_lateness_ms)
+    runtime = Runtime(
+        engine,
+        config,
+        policies(catalogue),
+        table,
+        replay=replay,
+        allowed_lateness_ms=allowed_lateness_ms,
+        max_value_bytes=max_value_bytes,
+    )
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
+    progress = ProgressFile(progress_file)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
@@ -103,47 +163,56 @@ def install(
     @app.agent(source, name=f"{app.conf.id}.engine")
     async def run_engine(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(batch_size, within=batch_seconds):
-            await process(batch)
+            await process([event.message for event in batch])
+            await write_state()
 
-    async def process(batch: list[faust.EventT]) -> None:
-        sends = []
-        last_of_partition: dict[int, faust.EventT] = {}
-        late_before = sum(p.late_events for p in runtime.processors.values())
-        for event in batch:
-            msg = event.message
-            last_of_partition[msg.partition] = event
-            try:
-                firings = runtime.handle(kinds[msg.topic], msg.partition, event.value, int(time.time() * 1000))
-            except SchemaError as exc:
-                DEAD_LETTERS.labels(msg.topic).inc()
-                letter = dead_letter(
-                    msg.topic, msg.partition, msg.offset, msg.key, event.value, exc, int(time.time() * 1000)
-                )
-                sends.append(await dlq.send(key=msg.key, value=codec.encode(letter)))
-                continue
-            for firing in firings:
-                FIRINGS.labels(firing.trigger_id).inc()
-                decision, job = default_outputs(firing, engine.triggers[firing.trigger_id])
-                key = firing.user_id.encode()
-                sends.append(await decisions.send(key=key, value=codec.encode(decision)))
-                sends.append(await jobs.send(key=key, value=codec.encode(job)))
-        LATE_EVENTS.inc(sum(p.late_events for p in runtime.processors.values()) - late_before)
-        # Outputs are acknowledged before state is written: a crash in between re-fires the same ids, never loses one.
-        if sends:
-            await asyncio.gather(*sends)
+    async def process(batch: Sequence[fastpath.RecordLike]) -> None:
+        out = Outbox()
+        for msg in batch:
+            kind = kinds[msg.topic]
+            step(runtime, metrics, names, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                 time.time(), out)  # fmt: skip
+        # Outputs are acknowledged before state is written: a crash in between re-sends the same ids, never loses one.
+        if out.messages:
+            await asyncio.gather(*[await output(t).send(key=k, value=v) for t, k, v in out.messages])
+            done = time.time()
+            for read_at in out.job_read_at:
+                metrics.event_to_job.observe(done - read_at)
+            metrics.jobs_out.inc(len(out.job_read_at))
+        progress.add(len(batch))
+
+    async def write_state() -> None:
+        writes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
         for partition, key, value in runtime.dirty():
-            event = last_of_partition.get(partition)
-            if event is None:
-                continue  # a partition this batch did not touch has nothing new to write
-            with _in_partition_of(event):
-                table[key] = value
+            writes[partition].append((key, value))
+            if not key.startswith(b"\x00"):
+                metrics.state_bytes.observe(len(value))
+        for partition, items in writes.items():
+            write_partition(table, names.events, partition, items)
+        for partition, count in runtime.timer_counts().items():
+            metrics.timer_index.labels(str(partition)).set(count)
+
+    if fast_path:
+        # Fetched batches skip the per-event conductor; state reaches the changelog once per key per commit.
+        routes = fastpath.enable(app)
+        routes.route(sources, process)
+        routes.flushers.append(write_state)
 
     @app.agent(catalog, name=f"{app.conf.id}.engine-catalog")
     async def fan_out(stream: faust.StreamT) -> None:
-        # Users live in every partition: copy each update to all of them; each uses its own index.
+        # Users live in every partition: copy each valid update to all of them; each uses its own index.
         async for event in stream.events():
+            msg = event.message
+            metrics.events_in.labels(msg.topic).inc()
+            now_ms = int(time.time() * 1000)
+            item = check_record(event.value, msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                                now_ms=now_ms, expected=CatalogItem, max_value_bytes=max_value_bytes)  # fmt: skip
+            if isinstance(item, DeadLetter):
+                metrics.dead_letters.labels(msg.topic, item.error_kind).inc()
+                await output(topics.dlq_for(msg.topic)).send(key=msg.key, value=codec.encode(item))
+                continue
             for partition in range(partitions):
-                await fanout.send(key=event.message.key, value=event.value, partition=partition)
+                await fanout.send(key=msg.key, value=event.value, partition=partition)
 
     if not replay:
 
@@ -153,4 +222,7 @@ def install(
             for partition in range(partitions):
                 await ticks.send(key=b"tick", value=b"", partition=partition)
 
+    if attribution:
+        install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes)
+    install_web(app, registry, metrics, names=set(sources))
     return runtime

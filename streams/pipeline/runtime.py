@@ -1,111 +1,141 @@
-"""Per-worker engine runtime: one PartitionProcessor per assigned partition over the state table."""
+"""Per-worker runtime: one Lane per assigned partition over the changelog-backed state table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Iterable, MutableMapping
 
-from schemas.errors import SchemaError
-from schemas.records import BehaviorEvent, CatalogItem, DeadLetter, UserProfile
+from schemas.records import BehaviorEvent, CatalogItem, UserProfile
+from streams.decisions import DecisionConfig
 from streams.engine.clock import StreamClock
 from streams.engine.engine import Engine
-from streams.engine.firing import Firing
-from streams.engine.partition import PartitionProcessor
 from streams.engine.state import UserState
+from streams.pipeline.firings import Policy
+from streams.pipeline.lane import Lane, Result, Side
+from streams.validation import check_record
 
 # Table keys of per-partition stream time sit beside user ids; "\x00" keeps them apart.
 CLOCK_KEY = b"\x00clock"
+# Separates the engine state from the decision side in a table value (never inside compact JSON).
+SEP = b"\x1e"
+# What each input topic carries; ticks carry nothing.
+EXPECTED: dict[str, type] = {"event": BehaviorEvent, "profile": UserProfile, "catalog": CatalogItem}
 
 
-def pack(partition: int, state: UserState) -> bytes:
-    """Table value: the partition (for index rebuilds) and the state."""
-    return b"%d|" % partition + state.to_bytes()
+def pack(partition: int, state: bytes, side: bytes) -> bytes:
+    """Table value: the partition (for index rebuilds), the engine state and the decision side."""
+    return b"%d|%b%b%b" % (partition, state, SEP, side)
 
 
-def unpack(value: bytes) -> tuple[int, UserState]:
-    """Inverse of `pack`."""
+def unpack(value: bytes) -> tuple[int, bytes, bytes]:
+    """Inverse of `pack`: (partition, engine state bytes, side bytes)."""
     head, _, body = value.partition(b"|")
-    return int(head), UserState.from_bytes(body)
+    state, _, side = body.partition(SEP)
+    return int(head), state, side
 
 
 class Runtime:
-    """Routes decoded records of a batch to partition processors; the table is the one source of truth."""
+    """Routes validated records to partition lanes; the table is the one source of truth."""
 
     def __init__(
         self,
         engine: Engine,
+        config: DecisionConfig,
+        policies: dict[str, Policy],
         table: MutableMapping[bytes, bytes],
-        decode: Callable[[bytes], Any],
         *,
         replay: bool,
         allowed_lateness_ms: int,
+        max_value_bytes: int,
     ) -> None:
         self.engine = engine
+        self.config = config
+        self.policies = policies
         self.table = table
-        self.decode = decode
         self.replay = replay
         self.lateness = allowed_lateness_ms
-        self.processors: dict[int, PartitionProcessor] = {}
+        self.max_value_bytes = max_value_bytes
+        self.lanes: dict[int, Lane] = {}
 
     def forget(self) -> None:
         """Drop in-memory indexes (on rebalance); they are rebuilt from the table on next use."""
-        self.processors.clear()
+        self.lanes.clear()
 
-    def processor(self, partition: int) -> PartitionProcessor:
-        """The partition's processor, rebuilt from the table the first time it is needed."""
-        proc = self.processors.get(partition)
-        if proc is None:
+    def lane(self, partition: int) -> Lane:
+        """The partition's lane, rebuilt from the table the first time it is needed."""
+        lane = self.lanes.get(partition)
+        if lane is None:
             clock = StreamClock(self.lateness, replay=self.replay)
-            proc = PartitionProcessor(self.engine, self._load, clock)
-            proc.rebuild(s for p, s in self._states() if p == partition)
+            lane = Lane(self.engine, self.config, self.policies, self._load_state, self._load_side, clock)
+            lane.rebuild(self._records(partition))
             saved = self.table.get(CLOCK_KEY + b"%d" % partition)
             if saved is not None:
                 clock.observe(int(saved) + self.lateness)
-            self.processors[partition] = proc
-        return proc
+            self.lanes[partition] = lane
+        return lane
 
-    def handle(self, topic_kind: str, partition: int, value: bytes, wall_ms: int) -> list[Firing]:
-        """Process one message; raises SchemaError for undecodable input (the caller dead-letters it)."""
-        proc = self.processor(partition)
-        if topic_kind == "tick":
-            return proc.on_wall_clock(wall_ms)
-        record = self.decode(value)
+    def read(
+        self, kind: str, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int
+    ) -> object:
+        """The validated record of one input message, or a DeadLetter saying why not (ticks: None)."""
+        if kind == "tick":
+            return None
+        return check_record(
+            value,
+            key,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            now_ms=now_ms,
+            expected=EXPECTED[kind],
+            max_value_bytes=self.max_value_bytes,
+        )
+
+    def handle(self, partition: int, record: object, wall_ms: int) -> Result:
+        """Process one validated record (None: a wall-clock tick)."""
+        lane = self.lane(partition)
+        if record is None:
+            return lane.on_wall_clock(wall_ms)
         if isinstance(record, BehaviorEvent):
-            return proc.on_event(record)
+            return lane.on_event(record)
         if isinstance(record, UserProfile):
-            return proc.on_profile(record)
+            return lane.on_profile(record)
         if isinstance(record, CatalogItem):
-            return proc.on_catalog(record)
-        raise SchemaError(f"unexpected record type {type(record).__name__} on the engine input")
+            return lane.on_catalog(record)
+        raise TypeError(f"unexpected record type {type(record).__name__} on the engine input")
 
-    def dirty(self) -> Iterable[tuple[int, bytes, bytes]]:
-        """(partition, key, value) writes for states changed since the last call, plus stream times."""
-        for partition, proc in self.processors.items():
-            for user_id, state in proc.take_dirty().items():
-                yield partition, user_id.encode(), pack(partition, state)
-            yield partition, CLOCK_KEY + b"%d" % partition, b"%d" % proc.clock.now_ms
+    def dirty(self) -> list[tuple[int, bytes, bytes]]:
+        """(partition, key, value) writes for users changed since the last call, plus stream times."""
+        writes = []
+        for partition, lane in self.lanes.items():
+            for user_id, (state, side) in lane.take_dirty().items():
+                key = user_id.encode()
+                old = self.table.get(key)
+                _, old_state, old_side = unpack(old) if old is not None else (0, b"", b"")
+                fresh = state if state is not None or old_state else UserState(user_id)
+                state_bytes = old_state if fresh is None else fresh.to_bytes()
+                side_bytes = old_side if side is None else side.to_bytes()
+                writes.append((partition, key, pack(partition, state_bytes, side_bytes)))
+            writes.append((partition, CLOCK_KEY + b"%d" % partition, b"%d" % lane.clock.now_ms))
+        return writes
 
-    def _load(self, user_id: str) -> UserState | None:
+    def timer_counts(self) -> dict[int, int]:
+        """Users with a pending timer, per partition."""
+        return {p: lane.timer_count() for p, lane in self.lanes.items()}
+
+    def _load_state(self, user_id: str) -> UserState | None:
         value = self.table.get(user_id.encode())
-        return None if value is None else unpack(value)[1]
+        return None if value is None else UserState.from_bytes(unpack(value)[1])
 
-    def _states(self) -> Iterable[tuple[int, UserState]]:
+    def _load_side(self, user_id: str) -> Side | None:
+        value = self.table.get(user_id.encode())
+        return None if value is None else Side.from_bytes(unpack(value)[2])
+
+    def _records(self, partition: int) -> Iterable[tuple[UserState, Side | None]]:
         for key, value in list(self.table.items()):
-            if value is not None and not key.startswith(b"\x00"):
-                yield unpack(value)
-
-
-def dead_letter(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes, exc: Exception, at_ms: int
-) -> DeadLetter:
-    """The DLQ record for a message the engine could not read."""
-    return DeadLetter(
-        source_topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key,
-        value=value,
-        error=str(exc)[:1000],
-        error_kind=type(exc).__name__,
-        at_ms=at_ms,
-    )
+            if value is None or key.startswith(b"\x00"):
+                continue
+            p, state, side = unpack(value)
+            if p == partition:
+                # only sides with decision timers matter to the index; most users have none
+                has_timers = side and b'"t":{}' not in side
+                yield UserState.from_bytes(state), (Side.from_bytes(side) if has_timers else None)

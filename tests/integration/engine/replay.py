@@ -32,6 +32,15 @@ triggers:
   - {id: cart_abandoned, kind: absence, on: cart, stop: purchase, key: user, within: 30m,
      data: {discount_code: COMEBACK10}}
 """
+# The decision layer passes every firing straight through (no holdout, quiet hours or caps), so the
+# jobs are exactly the firings and the oracle comparison stays exact.
+DECISIONS = """
+default_holdout_pct: 0
+quiet_hours: {enabled: false}
+budget: {max: 1000000, per: 24h, min_gap: 0}
+templates:
+  cart_abandoned: {default: {en: {title: "You left something behind", body: "Use {{ discount_code }}"}}}
+"""
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class Replay:
         self.topics = [self.prefix + n for n in names]
         create_topics(admin, self.topics, PARTITIONS)
         (tmp / "triggers.yaml").write_text(TRIGGERS)
+        (tmp / "decisions.yaml").write_text(DECISIONS)
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def produce(self, rows: list[Row], extra: list[tuple[int, bytes]] = ()) -> None:
@@ -141,6 +151,8 @@ class Replay:
             "NUDGE_REPLAY": "true",
             "NUDGE_ALLOWED_LATENESS_MS": str(LATENESS_MS),
             "NUDGE_TRIGGERS_FILE": str(self.tmp / "triggers.yaml"),
+            "NUDGE_DECISIONS_FILE": str(self.tmp / "decisions.yaml"),
+            "NUDGE_ATTRIBUTION": "false",  # engine only: these runs compare firings with the oracle
             "NUDGE_DATA_DIR": str(self.tmp / name),
             "NUDGE_WEB_PORT": str(free_port()),
         }

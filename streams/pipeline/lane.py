@@ -1,0 +1,203 @@
+"""One partition's trigger engine plus decision layer: firings, deferred-job timers and cancellations; pure."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codec import from_json, to_json
+from schemas.records import BehaviorEvent, CatalogItem, NotificationDecision, NotificationJob, UserProfile
+from streams.decisions import DecisionConfig, DecisionState, Outcome, cancel, decide, on_timer
+from streams.engine.clock import StreamClock
+from streams.engine.engine import Engine
+from streams.engine.firing import Firing
+from streams.engine.partition import PartitionProcessor
+from streams.engine.state import UserState
+from streams.engine.timers import TimerIndex
+from streams.pipeline.firings import Policy, cancels, keys_to_cancel, to_decision
+
+# Order of things that happen at the same event time: a deferred job due then is sent before the
+# event's cancellation applies (half-open windows), and the cancellation before the event's own firings.
+_TIMER, _CANCEL, _FIRING = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Side:
+    """What the decision layer keeps per user beside the engine state: its state, the profile, its timers."""
+
+    decisions: DecisionState = field(default_factory=DecisionState)
+    profile: UserProfile | None = None
+    timers: dict[str, int] = field(default_factory=dict)  # decision timer key -> due, from TimerRequests
+
+    def next_due(self) -> int | None:
+        return min(self.timers.values(), default=None)
+
+    def to_bytes(self) -> bytes:
+        data: dict[str, Any] = {"d": self.decisions.to_dict(), "t": self.timers}
+        if self.profile is not None:
+            data["p"] = to_json(self.profile)
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Side:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        profile = from_json(UserProfile, data["p"]) if "p" in data else None
+        return cls(DecisionState.from_dict(data.get("d")), profile, {k: int(v) for k, v in data.get("t", {}).items()})
+
+
+@dataclass(slots=True)
+class Result:
+    """What one input produced: engine firings (for metrics), decisions and jobs to publish."""
+
+    firings: list[Firing] = field(default_factory=list)
+    decisions: list[NotificationDecision] = field(default_factory=list)
+    jobs: list[NotificationJob] = field(default_factory=list)
+
+
+class Lane:
+    """Engine + decisions for one partition; the caller persists `take_dirty()` and rebuilds after recovery."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: DecisionConfig,
+        policies: dict[str, Policy],
+        load_state: Callable[[str], UserState | None],
+        load_side: Callable[[str], Side | None],
+        clock: StreamClock,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.policies = policies
+        self.load_side = load_side
+        self.proc = PartitionProcessor(engine, load_state, clock)
+        self.timers = TimerIndex()  # users by their earliest decision timer (deferred jobs)
+        self.waiting: set[str] = set()  # users with a decision timer: the only ones a cancellation can hit
+        self.sides: dict[str, Side] = {}  # changed since the last take_dirty
+        self.cancellers = [t for t in engine.catalogue.triggers if t.kind in ("absence", "sequence", "inactivity")]
+
+    @property
+    def clock(self) -> StreamClock:
+        return self.proc.clock
+
+    def timer_count(self) -> int:
+        """Users with an engine or a decision timer pending in this partition."""
+        return len(self.proc.timers) + len(self.timers)
+
+    def rebuild(self, records: Iterable[tuple[UserState, Side | None]]) -> None:
+        """Rebuild the engine and decision indexes from stored records."""
+        for state, side in records:
+            self.proc.rebuild([state])
+            if side is not None:
+                self._index(state.user_id, side)
+
+    def side(self, user_id: str) -> Side:
+        side = self.sides.get(user_id)
+        if side is None:
+            side = self.load_side(user_id) or Side()
+        return side
+
+    def on_event(self, event: BehaviorEvent) -> Result:
+        firings = self.proc.on_event(event)
+        wanted = cancels(self.cancellers, event) if event.user_id in self.waiting else []
+        return self._settle(firings, self.clock.now_ms, (event.user_id, event.event_time_ms, event.type, wanted))
+
+    def on_profile(self, profile: UserProfile) -> Result:
+        side = self.side(profile.user_id)
+        side.profile = profile
+        self.sides[profile.user_id] = side
+        return self._settle(self.proc.on_profile(profile), self.clock.now_ms, None)
+
+    def on_catalog(self, item: CatalogItem) -> Result:
+        return self._settle(self.proc.on_catalog(item), self.clock.now_ms, None)
+
+    def on_wall_clock(self, wall_ms: int) -> Result:
+        return self._settle(self.proc.on_wall_clock(wall_ms), self.clock.now_ms, None)
+
+    def take_dirty(self) -> dict[str, tuple[UserState | None, Side | None]]:
+        """Changed users since the last call: (engine state or None if unchanged, side or None if unchanged)."""
+        states = self.proc.take_dirty()
+        sides, self.sides = self.sides, {}
+        return {u: (states.get(u), sides.get(u)) for u in states.keys() | sides.keys()}
+
+    def _settle(self, firings: list[Firing], stream_ms: int, own: tuple[str, int, str, list[str]] | None) -> Result:
+        """Decide firings, fire decision timers and apply a cancellation, all in event-time order."""
+        result = Result(firings=firings)
+        queue: list[tuple[int, int, int, Any]] = [(f.at_ms, _FIRING, i, f) for i, f in enumerate(firings)]
+        if own is not None and own[3]:
+            queue.append((own[1], _CANCEL, -1, own))
+        heapq.heapify(queue)
+        while True:
+            timer = self._next_timer(stream_ms, own)
+            if timer is not None and (not queue or (timer[0], _TIMER) <= queue[0][:2]):
+                self._fire_timer(timer[1], result)
+                continue
+            if not queue:
+                return result
+            at, rank, _, item = heapq.heappop(queue)
+            if rank == _CANCEL:
+                self._cancel(item[0], item[3], item[2], at, result)
+            else:
+                self._decide(item, result)
+
+    def _next_timer(self, stream_ms: int, own: tuple[str, int, str, list[str]] | None) -> tuple[int, str] | None:
+        """The earliest due decision timer: any user's up to stream time, the event's user's up to its event time."""
+        best = None
+        due = self.timers.next_due()
+        if due is not None and due <= stream_ms:
+            first, *rest = self.timers.pop_due(due)
+            for user_id in rest:
+                self.timers.set(user_id, due)  # one at a time: firing one user's timer may not move another's
+            best = (due, first)
+        if own is not None and own[0] in self.waiting:
+            mine = self.side(own[0]).next_due()
+            if mine is not None and mine <= own[1] and (best is None or mine < best[0]):
+                if best is not None:
+                    self.timers.set(best[1], best[0])  # not this one's turn yet
+                best = (mine, own[0])
+        return best
+
+    def _fire_timer(self, user_id: str, result: Result) -> None:
+        side = self.side(user_id)
+        if not side.timers:
+            self._index(user_id, side)
+            return
+        key = min(side.timers, key=lambda k: (side.timers[k], k))
+        due = side.timers.pop(key)
+        self._apply(user_id, side, on_timer(key, side.profile, side.decisions, self.config, due), result)
+
+    def _decide(self, firing: Firing, result: Result) -> None:
+        trigger = self.engine.triggers[firing.trigger_id]
+        side = self.side(firing.user_id)
+        df = to_decision(firing, trigger, self.policies.get(trigger.id, Policy()))
+        self._apply(firing.user_id, side, decide(df, side.profile, side.decisions, self.config, firing.at_ms), result)
+
+    def _cancel(self, user_id: str, wanted: list[str], reason: str, at_ms: int, result: Result) -> None:
+        side = self.side(user_id)
+        for key in keys_to_cancel(wanted, (p.firing.cancel_key for p in side.decisions.pending)):
+            self._apply(user_id, side, cancel(key, side.decisions, at_ms, reason), result)
+
+    def _apply(self, user_id: str, side: Side, out: Outcome, result: Result) -> None:
+        side.decisions = out.state
+        for request in out.timers:
+            if request.action == "set":
+                side.timers[request.key] = request.due_at_ms
+            else:
+                side.timers.pop(request.key, None)
+        result.decisions.extend(out.decisions)
+        result.jobs.extend(out.jobs)
+        self.sides[user_id] = side
+        self._index(user_id, side)
+
+    def _index(self, user_id: str, side: Side) -> None:
+        due = side.next_due()
+        self.timers.set(user_id, due)
+        if due is None:
+            self.waiting.discard(user_id)
+        else:
+            self.waiting.add(user_id)

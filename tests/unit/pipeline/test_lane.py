@@ -1,0 +1,145 @@
+"""Engine + decisions per partition: deferral, cancellation, timers through a table, recovery, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.codec import encode
+from schemas.records import BehaviorEvent, DeadLetter, UserProfile
+from streams.decisions import parse_config
+from streams.engine.config import load_catalogue
+from streams.engine.engine import Engine
+from streams.pipeline.errors import StartupError
+from streams.pipeline.firings import policies
+from streams.pipeline.runtime import Runtime
+from tests.unit.decisions.support import ms
+
+TRIGGERS = """
+triggers:
+  - {id: cart_abandoned, kind: absence, on: cart, stop: purchase, key: cart_id, within: 30m,
+     data: {priority: "10", max_delay: 12h}}
+  - {id: first_fav, kind: event, on: fav, occurrence: first}
+"""
+DECISIONS: dict[str, Any] = {
+    "default_holdout_pct": 0,
+    "quiet_hours": {"start": "22:00", "end": "08:00"},
+    "budget": {"max": 10, "per": "24h", "min_gap": 0},
+    "templates": {
+        t: {"default": {"en": {"title": "Hi {{ first_name }}", "body": "Item {{ event.item_id }}"}}}
+        for t in ("cart_abandoned", "first_fav")
+    },
+}
+NIGHT = ms("2024-06-01T22:40")  # a cart at 22:40 UTC is abandoned at 23:10, inside quiet hours
+MORNING = ms("2024-06-02T08:00")
+MINUTE = 60_000
+
+
+def runtime(table: dict[bytes, bytes]) -> Runtime:
+    catalogue = load_catalogue(TRIGGERS)
+    return Runtime(
+        Engine(catalogue),
+        parse_config(DECISIONS),
+        policies(catalogue),
+        table,
+        replay=True,
+        allowed_lateness_ms=0,
+        max_value_bytes=4096,
+    )
+
+
+def event(user: str, type_: str, at: int, cart: str | None = "c1", n: int = 0) -> BehaviorEvent:
+    return BehaviorEvent(event_id=f"{user}-{type_}-{at}-{n}", user_id=user, type=type_, event_time_ms=at, cart_id=cart,
+                         item_id="i1")  # fmt: skip
+
+
+def run(rt: Runtime, *records: Any) -> tuple[list, list]:
+    decisions, jobs = [], []
+    for record in records:
+        result = rt.handle(0, record, 0)
+        decisions += [(d.trigger_id, d.outcome, d.reason, d.event_time_ms) for d in result.decisions]
+        jobs += result.jobs
+    return decisions, jobs
+
+
+def test_quiet_hours_defer_a_cart_reminder_until_stream_time_reaches_the_morning() -> None:
+    rt = runtime({})
+    decisions, jobs = run(rt, event("u1", "cart", NIGHT), event("u2", "view", MORNING - MINUTE))
+    assert decisions == [("cart_abandoned", "deferred", "quiet_hours", NIGHT + 30 * MINUTE)]
+    assert jobs == []
+    decisions, jobs = run(rt, event("u2", "view", MORNING))
+    assert decisions == [("cart_abandoned", "queued", None, MORNING)]
+    assert [(j.user_id, j.created_at_ms, j.title) for j in jobs] == [("u1", MORNING, "Hi there")]
+
+
+def test_a_purchase_cancels_the_deferred_reminder_of_its_cart_only() -> None:
+    rt = runtime({})
+    run(rt, event("u1", "cart", NIGHT, "c1"), event("u1", "cart", NIGHT, "c2", n=1))
+    decisions, _ = run(rt, event("u1", "view", NIGHT + 40 * MINUTE))  # both windows close in the night
+    assert [d[1] for d in decisions] == ["deferred", "deferred"]
+    decisions, jobs = run(rt, event("u1", "purchase", NIGHT + 2 * 60 * MINUTE, "c1"))
+    assert decisions == [("cart_abandoned", "cancelled", "purchase", NIGHT + 120 * MINUTE)]
+    decisions, jobs = run(rt, event("u2", "view", MORNING))
+    assert [d[1] for d in decisions] == ["queued"] and len(jobs) == 1
+    assert jobs[0].data["trigger_id"] == "cart_abandoned"
+
+
+def test_a_purchase_without_cart_id_cancels_every_deferred_cart_reminder() -> None:
+    rt = runtime({})
+    run(rt, event("u1", "cart", NIGHT, "c1"), event("u1", "cart", NIGHT, "c2", n=1))
+    run(rt, event("u1", "view", NIGHT + 40 * MINUTE))
+    decisions, _ = run(rt, event("u1", "purchase", NIGHT + 50 * MINUTE, None))
+    assert [d[1:3] for d in decisions] == [("cancelled", "purchase")] * 2
+
+
+def test_the_users_own_event_sends_a_due_job_before_it_applies() -> None:
+    rt = runtime({})
+    run(rt, event("u1", "cart", NIGHT))
+    run(rt, event("u1", "view", NIGHT + 40 * MINUTE))
+    # a purchase exactly at the morning: the reminder is due first and goes out; nothing is left to cancel
+    decisions, jobs = run(rt, event("u1", "purchase", MORNING))
+    assert [d[1] for d in decisions] == ["queued"] and len(jobs) == 1
+
+
+def test_deferred_jobs_survive_a_restart_through_the_table() -> None:
+    table: dict[bytes, bytes] = {}
+    rt = runtime(table)
+    run(rt, UserProfile(user_id="u1", first_name="Ann", time_zone="UTC", updated_at_ms=0))
+    run(rt, event("u1", "cart", NIGHT), event("u1", "view", NIGHT + 40 * MINUTE))
+    for _, key, value in rt.dirty():
+        table[key] = value
+    restarted = runtime(table)  # indexes rebuilt from the table, as after recovery or a rebalance
+    assert restarted.lane(0).timer_count() == 1
+    decisions, jobs = run(restarted, event("u2", "view", MORNING))
+    assert [d[1] for d in decisions] == ["queued"]
+    assert jobs[0].title == "Hi Ann"  # the profile came back with the state
+
+
+def test_an_opted_out_profile_is_suppressed_and_gets_no_job() -> None:
+    rt = runtime({})
+    decisions, jobs = run(rt, UserProfile(user_id="u1", unsubscribed=True, updated_at_ms=0), event("u1", "fav", NIGHT))
+    assert decisions == [("first_fav", "suppressed", "unsubscribed", NIGHT)] and jobs == []
+
+
+def test_bad_input_becomes_a_dead_letter_with_the_reason() -> None:
+    rt = runtime({})
+    letter = rt.read("event", "behavior.events", 1, 7, b"k", b"garbage", 0)
+    assert isinstance(letter, DeadLetter) and letter.error_kind == "bad_framing" and letter.offset == 7
+    wrong = rt.read("event", "behavior.events", 0, 0, b"k", encode(UserProfile(user_id="u", updated_at_ms=1)), 0)
+    assert isinstance(wrong, DeadLetter) and wrong.error_kind == "wrong_type"
+    assert rt.read("tick", "ticks", 0, 0, None, b"", 0) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"priority": "high"}, "priority"),
+        ({"max_delay": "soon"}, "max_delay"),
+        ({"transactional": "yes"}, "transactional"),
+    ],
+)
+def test_bad_delivery_policy_in_trigger_data_refuses_to_start(data: dict[str, str], key: str) -> None:
+    catalogue = load_catalogue(f"triggers:\n  - {{id: t, kind: event, on: cart, data: {data}}}\n")
+    with pytest.raises(StartupError, match=f"triggers.t.data.{key}"):
+        policies(catalogue)
