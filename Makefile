@@ -77,3 +77,13 @@ CHART_KUBE_VERSION ?= 1.30.0
 .PHONY: chart-test
 chart-test: install ## Lint, render and validate the Helm chart (default + all features), run tests/chart
 	HELM_VERSION=$(HELM_VERSION) KUBE_VERSION=$(CHART_KUBE_VERSION) VENV=$(VENV) deploy/chart-test.sh
+
+# Fault injection: real processes on a private broker + Redis (free ports, own NUDGE_LOCAL_DIR) that the
+# suite stops and restarts itself; the stack is needed only for the jars. FAULTS=quick runs a CI subset.
+FAULTS ?= all
+FAULTS_QUICK := clean or sigkilled or between_send or fcm_errors
+
+.PHONY: test-faults
+test-faults: install ## Fault-injection suite (kills, broker/Redis restarts, rebalances, FCM errors); FAULTS=quick for CI
+	$(STACK) fetch
+	$(VENV)/bin/pytest tests/faults -q -p no:cacheprovider $(if $(filter quick,$(FAULTS)),-k "$(FAULTS_QUICK)") $(PYTEST_ARGS)
