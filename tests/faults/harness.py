@@ -1,0 +1,345 @@
+"""One end-to-end run (fcm-local -> deliver -> worker processes) on a seeded input, observed from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas.codec import decode, encode
+from schemas.records import BehaviorEvent, DeviceToken, NotificationDecision
+from tests.support.kafka import create_topics
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+NUDGE = str(Path(sys.executable).with_name("nudge"))
+PARTITIONS = 2
+PROJECT = "nudge-faults"
+TRIGGERS = """
+triggers:
+  - {id: cart_abandoned, kind: absence, on: cart, stop: purchase, key: user, within: 30m,
+     message: {title: "Still thinking?", body: "Your cart is waiting"}, data: {discount_code: COMEBACK10}}
+"""
+ENGINE_TOPICS = [
+    "behavior.events",
+    "user.profiles",
+    "catalog.updates",
+    "notifications.jobs",
+    "notifications.decisions",
+    "behavior.events.dlq",
+]
+DELIVERY_TOPICS = ["notifications.jobs.retry", "notifications.jobs.dlq", "notifications.delivery", "device.tokens"]
+
+
+def seeded_events(seed: int, users: int, now_ms: int) -> list[BehaviorEvent]:
+    """Sessions of views, carts and sometimes a purchase over the last two hours, in event-time order."""
+    rng = random.Random(seed)
+    start = now_ms - 2 * 3600_000
+    events = []
+    for u in range(users):
+        user = f"user{u:04d}"
+        t = start + rng.randrange(0, 60 * 60_000)
+        for n in range(rng.randrange(3, 12)):
+            t += rng.randrange(5_000, 8 * 60_000)
+            kind = rng.choices(["view", "cart", "purchase", "fav"], [6, 3, 1, 1])[0]
+            events.append(
+                BehaviorEvent(
+                    event_id=f"{user}-{n}",
+                    user_id=user,
+                    type=kind,
+                    event_time_ms=t,
+                    item_id=f"item{rng.randrange(50)}",
+                    category=f"c{rng.randrange(5)}",
+                )
+            )
+    return sorted(events, key=lambda e: (e.event_time_ms, e.event_id))
+
+
+def partition_of(user: str) -> int:
+    return zlib.crc32(user.encode()) % PARTITIONS
+
+
+@dataclass
+class Proc:
+    """A supervised process: restarted (like a pod) when it dies on its own."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    exits: list[int] = field(default_factory=list)
+
+    def start(self) -> Proc:
+        fh = self.log.open("ab")
+        self.popen = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        return self
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.popen is not None
+        self.popen.send_signal(sig)
+        self.popen.wait(60)  # the supervisor restarts it on its next look, like a pod restart
+
+    def supervise(self) -> None:
+        if self.popen is not None and self.popen.poll() is not None:
+            self.exits.append(self.popen.returncode)
+            self.restarts += 1
+            self.start()
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.popen is None or self.popen.poll() is not None:
+            return None if self.popen is None else self.popen.returncode
+        popen, self.popen = self.popen, None  # stopped on purpose: no longer supervised
+        popen.send_signal(signal.SIGTERM)
+        try:
+            return popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+            return None
+
+
+class Reader:
+    """Everything on a topic so far, read incrementally from the beginning."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": f"faults-{time.monotonic_ns()}", "enable.auto.commit": False}
+        )
+        self.consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        self.values: list[bytes] = []
+
+    def read(self, seconds: float = 0.5) -> list[bytes]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(1000, 0.1):
+                if not msg.error():
+                    self.values.append(msg.value())
+        return self.values
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@dataclass
+class Outcome:
+    """What a run produced, seen from outside: decisions on the topic and messages FCM accepted."""
+
+    decisions: set[tuple[str, str, str]]  # (decision_id, job_id, outcome)
+    sends: Counter  # (job_id, token) -> times accepted by the FCM endpoint
+    seconds: float
+    restarts: int
+
+
+class Run:
+    """Topics under a unique prefix, the processes reading them, a feeder of the seeded input."""
+
+    def __init__(self, stack, name: str, tmp: Path, events: list[BehaviorEvent], feed_seconds: float = 12.0) -> None:
+        self.stack = stack
+        self.name = name
+        self.tmp = tmp
+        self.events = events
+        self.feed_seconds = feed_seconds
+        self.prefix = f"{name}."
+        self.redis_prefix = f"faults:{name}:"
+        self.users = sorted({e.user_id for e in events})
+        tmp.mkdir(parents=True, exist_ok=True)
+        (tmp / "triggers.yaml").write_text(TRIGGERS)
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": stack.bootstrap})
+        create_topics(admin, [self.prefix + t for t in ENGINE_TOPICS + DELIVERY_TOPICS], PARTITIONS)
+        self.workers: list[Proc] = []
+        self.fcm_port = free_port()
+        self.credentials = tmp / "sa.json"
+        self.fcm = Proc(
+            "fcm",
+            [NUDGE, "fcm-local", "--port", str(self.fcm_port), "--project", PROJECT],
+            self._env(),
+            tmp / "fcm.log",
+        )
+        self.fcm.args += ["--write-credentials", str(self.credentials)]
+        self.deliverers: list[Proc] = []
+        self.started = time.monotonic()
+        self._feeder: threading.Thread | None = None
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "NUDGE_KAFKA_BOOTSTRAP": self.stack.bootstrap,
+            "NUDGE_REDIS_URL": self.stack.redis_url,
+            "NUDGE_TOPIC_PREFIX": self.prefix,
+            "NUDGE_TOPIC_PARTITIONS": str(PARTITIONS),
+            **extra,
+        }
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def start_fcm(self) -> None:
+        self.fcm.start()
+        deadline = time.monotonic() + 30
+        while not self.credentials.exists() or not self._fcm_get("/health"):
+            if time.monotonic() > deadline or not self.fcm.alive():
+                raise AssertionError(f"fcm-local did not start: {self.fcm.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def _fcm_get(self, path: str) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.fcm_port}{path}", timeout=5) as resp:
+                return json.loads(resp.read())
+        except OSError:
+            return None
+
+    def fcm_fail(self, **rule: object) -> None:
+        """Inject a rule through the endpoint's control API (error, delay_ms, retry_after_s, count, seconds)."""
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.fcm_port}/control/fail",
+            data=json.dumps(rule).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200
+
+    def add_deliverer(self, **extra: str) -> Proc:
+        env = self._env(
+            NUDGE_FCM_ENDPOINT=f"http://127.0.0.1:{self.fcm_port}",
+            NUDGE_FCM_CREDENTIALS_FILE=str(self.credentials),
+            NUDGE_FCM_PROJECT_ID=PROJECT,
+            NUDGE_DELIVERY_REDIS_PREFIX=self.redis_prefix,
+            NUDGE_DELIVERY_BACKOFF_BASE_MS="200",
+            NUDGE_DELIVERY_BACKOFF_MAX_MS="3000",
+            NUDGE_DELIVERY_BURST="20",
+            **extra,
+        )
+        args = [NUDGE, "deliver", "--group-id", f"{self.name}-delivery", "--metrics-port", "0"]
+        proc = Proc(f"deliver{len(self.deliverers)}", args, env, self.tmp / f"deliver{len(self.deliverers)}.log")
+        self.deliverers.append(proc.start())
+        return proc
+
+    def add_worker(self) -> Proc:
+        n = len(self.workers)
+        env = self._env(
+            NUDGE_APP_ID=self.name,
+            NUDGE_REPLAY="true",
+            NUDGE_ALLOWED_LATENESS_MS="60000",
+            NUDGE_TRIGGERS_FILE=str(self.tmp / "triggers.yaml"),
+            NUDGE_DATA_DIR=str(self.tmp / f"worker{n}"),
+            NUDGE_WEB_PORT=str(free_port()),
+        )
+        proc = Proc(f"worker{n}", [NUDGE, "worker", "-l", "warn"], env, self.tmp / f"worker{n}.log")
+        self.workers.append(proc.start())
+        return proc
+
+    def processes(self) -> list[Proc]:
+        return [self.fcm, *self.deliverers, *self.workers]
+
+    def supervise(self) -> None:
+        for proc in self.processes():
+            if proc.popen is not None:
+                proc.supervise()
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def publish_tokens(self) -> None:
+        """Two devices per user through device.tokens; wait until the delivery worker stored them all."""
+        producer = Producer({"bootstrap.servers": self.stack.bootstrap})
+        now = int(time.time() * 1000)
+        for user in self.users:
+            for suffix, platform in (("a", "android"), ("w", "web")):
+                token = DeviceToken(user_id=user, token=f"tok-{user}-{suffix}", platform=platform, updated_at_ms=now)
+                producer.produce(self.prefix + "device.tokens", encode(token), key=user.encode())
+        assert producer.flush(30) == 0
+        client = redis.Redis.from_url(self.stack.redis_url)
+        deadline = time.monotonic() + 60
+        try:
+            while sum(1 for _ in client.scan_iter(f"{self.redis_prefix}tokens:*", count=1000)) < len(self.users):
+                self.supervise()
+                if time.monotonic() > deadline:
+                    raise AssertionError("device tokens were not stored within 60 s")
+                time.sleep(0.3)
+        finally:
+            client.close()
+
+    def feed(self) -> None:
+        """Publish the events evenly over `feed_seconds` on a thread, keyed and partitioned by user."""
+
+        def run() -> None:
+            producer = Producer({"bootstrap.servers": self.stack.bootstrap, "linger.ms": 20})
+            topic = self.prefix + "behavior.events"
+            pause = self.feed_seconds / max(len(self.events), 1)
+            for i, event in enumerate(self.events):
+                producer.produce(
+                    topic, encode(event), key=event.user_id.encode(), partition=partition_of(event.user_id)
+                )
+                producer.poll(0)
+                if i % 50 == 0:
+                    time.sleep(pause * 50)
+            assert producer.flush(120) == 0
+
+        self._feeder = threading.Thread(target=run, name="feeder", daemon=True)
+        self._feeder.start()
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def observe(self, decisions: Reader) -> tuple[set[tuple[str, str, str]], Counter]:
+        decided = set()
+        for value in decisions.read():
+            d = decode(value, NotificationDecision)
+            decided.add((d.decision_id, d.job_id, d.outcome))
+        accepted = (self._fcm_get("/control/messages") or {"messages": []})["messages"]
+        sends = Counter((m["message"]["data"]["nudge_job_id"], m["message"]["token"]) for m in accepted)
+        return decided, sends
+
+    def wait(
+        self, done: Callable[[set, Counter], bool], timeout: float, settle: float = 4.0, on_tick: Callable | None = None
+    ) -> Outcome:
+        """Poll until `done(decisions, sends)` holds and nothing changes for `settle` s (or `timeout`)."""
+        decisions = Reader(self.stack.bootstrap, self.prefix + "notifications.decisions")
+        deadline = time.monotonic() + timeout
+        last, stable_since = None, time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                self.supervise()
+                if on_tick is not None:
+                    on_tick()
+                decided, sends = self.observe(decisions)
+                snapshot = (len(decided), sum(sends.values()))
+                if snapshot != last:
+                    last, stable_since = snapshot, time.monotonic()
+                feeding = self._feeder is not None and self._feeder.is_alive()
+                if not feeding and done(decided, sends) and time.monotonic() - stable_since >= settle:
+                    break
+                time.sleep(0.5)
+            decided, sends = self.observe(decisions)
+        finally:
+            decisions.close()
+        restarts = sum(p.restarts for p in self.processes())
+        return Outcome(decided, sends, time.monotonic() - self.started, restarts)
+
+    def close(self) -> dict[str, int | None]:
+        """SIGTERM every process (workers first); the exit codes by name."""
+        codes = {}
+        for proc in [*self.workers, *self.deliverers, self.fcm]:
+            codes[proc.name] = proc.stop()
+        return codes
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.log.read_text()[-1500:]}" for p in self.processes() if p.log.exists())
