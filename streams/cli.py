@@ -8,6 +8,7 @@ import sys
 import faust
 
 from streams.app import create_app
+from streams.commands.kafka_security import faust_credentials
 from streams.settings import Settings, load_settings
 
 # Modules under streams/commands that add subcommands (each has `register(app, settings)`).
@@ -26,6 +27,7 @@ def build(settings: Settings | None = None) -> faust.App:
         web_bind=settings.web_bind,
         group_instance_id=settings.group_instance_id,
         topic_partitions=settings.topic_partitions,
+        broker_credentials=faust_credentials(settings),
     )
     for name in COMMAND_MODULES:
         importlib.import_module(f"streams.commands.{name}").register(app, settings)

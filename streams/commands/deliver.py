@@ -28,6 +28,7 @@ from connectors.stores.idempotency import IdempotencyStore
 from connectors.stores.ratelimit import RateLimiter
 from connectors.stores.tokens import TokenStore
 from schemas import topics
+from streams.commands.kafka_security import aiokafka_options
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,13 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
         crash_after_send=os.environ.get(CRASH_AFTER_SEND_ENV) == "1",
     )
     worker = DeliveryWorker(
-        settings.kafka_bootstrap, group_id, topic_names, deliverer, tokens, batch_size=settings.delivery_batch_size
+        settings.kafka_bootstrap,
+        group_id,
+        topic_names,
+        deliverer,
+        tokens,
+        batch_size=settings.delivery_batch_size,
+        kafka_options=aiokafka_options(settings),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
