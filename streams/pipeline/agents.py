@@ -5,21 +5,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from schemas import codec, topics
-from schemas.records import CatalogItem, DeadLetter
+from schemas.records import BehaviorEvent, CatalogItem, DeadLetter
+from streams.analytics.attribution import AnalyticsConfig
 from streams.decisions import DecisionConfig
 from streams.engine.config import Catalogue
 from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
 from streams.fastpath.state import write_partition
-from streams.pipeline.feedback import install_feedback
+from streams.pipeline.feedback import install_feedback, relevant_event
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import Runtime
@@ -83,6 +85,7 @@ def step(
     value: bytes | None,
     read_at: float,
     out: Outbox,
+    feedback: Callable[[BehaviorEvent], bool] | None = None,
 ) -> None:
     """Validate one input message, run it through the engine and the decisions, and queue what it produced."""
     wall_ms = int(read_at * 1000)
@@ -92,6 +95,8 @@ def step(
         metrics.dead_letters.labels(topic, record.error_kind).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(record)))
         return
+    if feedback is not None and isinstance(record, BehaviorEvent) and feedback(record):
+        out.messages.append((names.by_user, record.user_id.encode(), value or b""))  # to attribution, re-keyed
     lane = runtime.lane(partition)
     late_before = lane.proc.late_events
     result = runtime.handle(partition, record, wall_ms)
@@ -153,6 +158,7 @@ def install(
         allowed_lateness_ms=allowed_lateness_ms,
         max_value_bytes=max_value_bytes,
     )
+    feedback = partial(relevant_event, cfg=AnalyticsConfig()) if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
     progress = ProgressFile(progress_file)
 
@@ -171,7 +177,7 @@ def install(
         for msg in batch:
             kind = kinds[msg.topic]
             step(runtime, metrics, names, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                 time.time(), out)  # fmt: skip
+                 time.time(), out, feedback)  # fmt: skip
         # Outputs are acknowledged before state is written: a crash in between re-sends the same ids, never loses one.
         if out.messages:
             await asyncio.gather(*[await output(t).send(key=k, value=v) for t, k, v in out.messages])

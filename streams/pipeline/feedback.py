@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Windows older than this behind a trigger's newest one no longer change: dropped to bound the board.
 BOARD_RETENTION_MS = 35 * 86_400_000
-EXPECTED = {"decisions": NotificationDecision, "delivery": DeliveryResult, "events": BehaviorEvent}
+EXPECTED = {"decisions": NotificationDecision, "delivery": DeliveryResult}
 
 
 def relevant_event(event: BehaviorEvent, cfg: AnalyticsConfig) -> bool:
@@ -87,13 +87,14 @@ def install_feedback(
     """Add the three attribution stages: re-key by user, attribute per user, aggregate per trigger."""
     cfg = cfg or AnalyticsConfig()
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    inputs = app.topic(names.decisions, names.delivery, names.events, **raw)
+    # behaviour events reach by_user from the engine agent, which reads and validates them anyway
+    inputs = app.topic(names.decisions, names.delivery, **raw)
     # internal: Faust creates them (with the app's partition count) when the worker starts
     by_user = app.topic(names.by_user, partitions=partitions, internal=True, **raw)
     counts_topic = app.topic(names.counts, partitions=partitions, internal=True, **raw)
     out_topic = app.topic(names.trigger_metrics, **raw)
     dlqs = {t: app.topic(dlq_for(t), **raw) for t in (names.decisions, names.delivery)}
-    kinds = {names.decisions: "decisions", names.delivery: "delivery", names.events: "events"}
+    kinds = {names.decisions: "decisions", names.delivery: "delivery"}
     users = app.Table("attribution", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     boards = app.Table("trigger-metrics", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
 
@@ -110,11 +111,8 @@ def install_feedback(
                                       offset=msg.offset, now_ms=now_ms, expected=EXPECTED[kinds[msg.topic]],
                                       max_value_bytes=max_value_bytes)  # fmt: skip
                 if isinstance(record, DeadLetter):
-                    if msg.topic in dlqs:  # bad behaviour events are dead-lettered by the engine agent already
-                        metrics.dead_letters.labels(msg.topic, record.error_kind).inc()
-                        sends.append(await dlqs[msg.topic].send(key=msg.key, value=codec.encode(record)))
-                    continue
-                if isinstance(record, BehaviorEvent) and not relevant_event(record, cfg):
+                    metrics.dead_letters.labels(msg.topic, record.error_kind).inc()
+                    sends.append(await dlqs[msg.topic].send(key=msg.key, value=codec.encode(record)))
                     continue
                 sends.append(await by_user.send(key=record.user_id.encode(), value=event.value))
             if sends:

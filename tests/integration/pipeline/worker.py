@@ -1,0 +1,140 @@
+"""A real `nudge worker` process on unique topics, with helpers to produce, read topics and query its web views."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from schemas.codec import decode, encode
+from tests.support.kafka import consume_all, create_topics, delete_topics
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+NUDGE = Path(sys.executable).parent / "nudge"
+TOPICS = [
+    "behavior.events",
+    "behavior.events.dlq",
+    "user.profiles",
+    "catalog.updates",
+    "notifications.jobs",
+    "notifications.decisions",
+    "notifications.delivery",
+    "analytics.trigger_metrics",
+]
+
+
+class Worker:
+    """Topics under a unique prefix and `nudge worker` processes reading them (one at a time)."""
+
+    def __init__(self, bootstrap: str, admin: Any, tmp: Path, triggers: str, decisions: str, partitions: int) -> None:
+        self.bootstrap = bootstrap
+        self.admin = admin
+        self.app_id = f"p{uuid.uuid4().hex[:12]}"
+        self.prefix = f"{self.app_id}."
+        self.tmp = tmp
+        self.partitions = partitions
+        self.topics = [self.prefix + n for n in [*TOPICS, f"{self.app_id}.engine.catalog-fanout"]]
+        create_topics(admin, self.topics, partitions)
+        (tmp / "triggers.yaml").write_text(triggers)
+        (tmp / "decisions.yaml").write_text(decisions)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    def start(self, name: str, **env: str) -> None:
+        self.port = free_port()
+        full = {
+            **os.environ,
+            "NUDGE_APP_ID": self.app_id,
+            "NUDGE_KAFKA_BOOTSTRAP": self.bootstrap,
+            "NUDGE_TOPIC_PREFIX": self.prefix,
+            "NUDGE_TOPIC_PARTITIONS": str(self.partitions),
+            "NUDGE_REPLAY": "true",
+            "NUDGE_ALLOWED_LATENESS_MS": "0",
+            "NUDGE_TRIGGERS_FILE": str(self.tmp / "triggers.yaml"),
+            "NUDGE_DECISIONS_FILE": str(self.tmp / "decisions.yaml"),
+            "NUDGE_DATA_DIR": str(self.tmp / name),
+            "NUDGE_WEB_PORT": str(self.port),
+            **env,
+        }
+        log = (self.tmp / f"{name}.log").open("ab")
+        self.log = self.tmp / f"{name}.log"
+        self.proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=full, cwd=ROOT, stdout=log, stderr=log)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        delete_topics(self.admin, self.topics)
+
+    def logs(self) -> str:
+        return "".join(f.read_text()[-4000:] for f in self.tmp.glob("*.log"))
+
+    def get(self, path: str) -> tuple[int, str]:
+        """(status, body) of a GET on the worker's web server; status 0 while it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    def produce(self, name: str, records: list[Any], raw: list[bytes] = (), partition: int | None = None) -> None:
+        topic = self.topic(name)
+        extra = {} if partition is None else {"partition": partition}
+        for record in records:
+            self.producer.produce(topic, encode(record), key=record.user_id.encode(), **extra)
+        for value in raw:
+            self.producer.produce(topic, value, key=b"garbage", **extra)
+        assert self.producer.flush(30) == 0
+
+    def read(self, name: str, cls: type | None = None) -> list[Any]:
+        """Every record of a topic so far (decoded), from the beginning."""
+        messages = consume_all(self.bootstrap, self.topic(name), 10**9, timeout=2.0)
+        return [decode(m.value(), cls) if cls else m for m in messages]
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """Poll `check` until it returns something truthy; fail with the worker's log otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"the worker exited with {self.proc.returncode}:\n{self.logs()}")
+            result = check()
+            if result:
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.logs()}")
+
+
+def metric(body: str, metric_name: str, **labels: str) -> float:
+    """Sum of a metric's samples in a Prometheus text body whose labels include `labels`."""
+    total = 0.0
+    for line in body.splitlines():
+        if not line.startswith(metric_name + "{") and not line.startswith(metric_name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
