@@ -59,7 +59,7 @@ test: install ## Set everything up, run the chart checks and the unit + integrat
 	$(WITH_STACK) $(VENV)/bin/pytest tests -q --ignore=tests/chart $(PYTEST_ARGS)
 
 demo: install ## Run the demo on the local stack
-	$(WITH_STACK) $(PY) deploy/local/smoke.py
+	$(WITH_STACK) $(VENV)/bin/nudge demo $(DEMO_ARGS)
 
 BENCH_ARGS ?=
 

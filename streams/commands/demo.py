@@ -151,7 +151,7 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
         )
         last_change, last_seen = time.monotonic(), (-1.0, -1.0, -1.0)
         while True:
-            events = metric_total(worker_metrics, "nudge_events_in")
+            events = metric_total(worker_metrics, "nudge_stream_events_in")
             fired = metric_total(worker_metrics, "nudge_engine_firings")
             sent = metric_total(deliver_metrics, "nudge_delivery_sends")
             line = f"events processed {events:>9,.0f} | triggers fired {fired:>7,.0f} | pushes sent {sent:>7,.0f}"
@@ -170,7 +170,6 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
         print()
         html = workdir / "report.html"
         subprocess.run([*nudge, "report", "--html", str(html)], env=env, check=True)
-        say(f"\nHTML report: {html}")
         say(f"Explore: `NUDGE_TOPIC_PREFIX={prefix} .venv/bin/nudge tail {prefix}notifications.decisions --max 20`")
         return 0
     finally:
