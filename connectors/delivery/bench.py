@@ -1,4 +1,4 @@
-"""One delivery worker's notifications/s against the local FCM endpoint: a measurement, not a test."""
+"""One delivery worker's notifications/s against the local FCM endpoint: a checked measurement, not a test."""
 
 from __future__ import annotations
 
@@ -6,73 +6,125 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from connectors.delivery.errors import BenchCheckFailed
 from connectors.delivery.metrics import build_metrics
 from connectors.delivery.pipeline import Deliverer, RetryPolicy
-from connectors.delivery.providers.base import Provider
+from connectors.delivery.providers.base import Outcome, Provider, Send
 from connectors.delivery.providers.console import ConsoleProvider
 from connectors.delivery.providers.fcm import FcmProvider
 from connectors.delivery.worker import DeliveryWorker, Topics
+from connectors.fcm_local.cluster import LocalFcmCluster
 from connectors.fcm_local.credentials import write_service_account
-from connectors.fcm_local.thread import ThreadedLocalFcm
 from connectors.stores.idempotency import IdempotencyStore
 from connectors.stores.ratelimit import RateLimiter
 from connectors.stores.tokens import TokenStore
-from schemas.codec import encode
-from schemas.records import NotificationJob
+from schemas.codec import decode, encode
+from schemas.records import DeliveryResult, NotificationJob
 
 PROJECT = "nudge-bench"
+# The product defaults (NUDGE_DELIVERY_RATE_PER_SECOND / _BURST): the bench runs under the real global limit.
+RATE_PER_S = 10_000.0
+BURST = 500
+# Two endpoint processes: one Python process is slower than the worker it serves on this kind of machine.
+FCM_PROCESSES = 2
 
 
-async def _count(bootstrap: str, topic: str, n: int, timeout_s: float) -> tuple[int, float, float]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    seen, first, last = 0, 0.0, 0.0
+class _TimedProvider:
+    """The real provider, noting when the first send starts (the measurement's start)."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_batch = inner.max_batch
+        self.first_send: float | None = None
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def send_batch(self, sends: list[Send]) -> list[Outcome]:
+        if self.first_send is None:
+            self.first_send = time.monotonic()
+        return await self.inner.send_batch(sends)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _collect(bootstrap: str, topic: str, n: int, timeout_s: float, out: list[tuple[float, DeliveryResult]]) -> None:
+    """Read DeliveryResults (on a thread, off the worker's event loop), noting when each arrived."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
     deadline = time.monotonic() + timeout_s
     try:
-        while seen < n and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            got = sum(len(v) for v in batch.values())
-            if got and not first:
-                first = time.monotonic()
-            seen += got
-            last = time.monotonic() if got else last
+        while len(out) < n and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=0.2):
+                if msg.error() is None:
+                    out.append((time.monotonic(), decode(msg.value(), DeliveryResult)))
     finally:
-        await consumer.stop()
-    return seen, first, last
+        consumer.close()
+
+
+def _check(jobs: int, results: list[DeliveryResult], endpoint: list[dict] | None) -> None:
+    per_job = Counter(r.job_id for r in results)
+    problems = []
+    if len(per_job) != jobs or set(per_job.values()) != {1}:
+        dupes = sum(1 for c in per_job.values() if c > 1)
+        problems.append(f"{len(per_job)} of {jobs} jobs have a result, {dupes} have more than one")
+    statuses = Counter(r.status for r in results)
+    if set(statuses) != {"sent"}:
+        problems.append(f"statuses {dict(statuses)}")
+    if endpoint is not None:
+        pairs = Counter(tuple(p) for rec in endpoint for p in rec["accepted"])
+        expected = {(f"b{i}", f"tok-{i}") for i in range(jobs)}
+        if set(pairs) != expected or set(pairs.values()) != {1}:
+            problems.append(f"endpoint accepted {sum(pairs.values())} sends for {len(pairs)} (job, token) pairs")
+    if problems:
+        raise BenchCheckFailed("delivery bench: " + "; ".join(problems))
 
 
 async def measure(
     bootstrap: str,
     redis_url: str,
     jobs: int = 20_000,
-    rate_per_s: float = 1e6,
+    rate_per_s: float = RATE_PER_S,
     timeout_s: float = 300,
     provider_name: str = "fcm",
     fcm_url: str | None = None,
+    fcm_processes: int = FCM_PROCESSES,
 ) -> dict[str, float]:
-    """Deliver `jobs` one-device jobs through one worker: `fcm` = real firebase-admin to the local endpoint,
-    `console` (to /dev/null) = the pipeline alone (Kafka, Redis, claims, results). Pass `fcm_url` of a
-    `nudge fcm-local` process to keep the endpoint off this process's GIL (else it runs on a thread here)."""
+    """Deliver `jobs` one-device jobs (a fresh topic) through one worker and check every outcome.
+
+    `fcm`: the real firebase-admin client against the local endpoint, started as `fcm_processes` separate
+    processes (or `fcm_url` of a running `nudge fcm-local`); `console` (to /dev/null): the pipeline alone
+    (Kafka, Redis tokens, claims, rate limit, results). Timed from the first send to the last DeliveryResult.
+    Raises BenchCheckFailed unless every job got exactly one `sent` result and the endpoint (when started
+    here) accepted each (job, token) exactly once."""
     run = uuid.uuid4().hex[:8]
     names = Topics(*(f"bench.{run}.{n}" for n in ("jobs", "retry", "dlq", "delivery", "tokens")))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(t, 1, 1) for t in vars(names).values()]).values():
         f.result(15)
-    fcm = None if fcm_url else ThreadedLocalFcm().start()
-    base_url = fcm_url or fcm.base_url  # type: ignore[union-attr]
-    creds = write_service_account(Path(tempfile.mkdtemp()) / "sa.json", base_url, PROJECT)
+    workdir = Path(tempfile.mkdtemp(prefix="nudge-bench-"))
+    cluster = None
+    if provider_name == "fcm" and fcm_url is None:
+        cluster = LocalFcmCluster(fcm_processes, record_dir=workdir / "fcm").start()
+    base_url = fcm_url or (cluster.base_url if cluster else "")
     redis = Redis.from_url(redis_url)
     prefix = f"bench:{run}:"
+    endpoint_records: list[dict] | None = None
     try:
         now = int(time.time() * 1000)
         async with redis.pipeline(transaction=False) as pipe:
@@ -89,32 +141,52 @@ async def measure(
             producer.poll(0)
         producer.flush(30)
         sink = open(os.devnull, "w")  # noqa: SIM115
-        provider: Provider = (
-            FcmProvider(PROJECT, str(creds), base_url) if provider_name == "fcm" else ConsoleProvider(sink)
-        )
+        if provider_name == "fcm":
+            creds = write_service_account(workdir / "sa.json", base_url, PROJECT)
+            inner: Provider = FcmProvider(PROJECT, str(creds), base_url)
+        else:
+            inner = ConsoleProvider(sink)
+        provider = _TimedProvider(inner)
         await provider.start()
         tokens = TokenStore(redis, prefix)
         deliverer = Deliverer(
             provider, tokens, IdempotencyStore(redis, "bench", prefix),
-            RateLimiter(redis, "fcm", rate_per_s, 500, prefix), build_metrics(CollectorRegistry()), RetryPolicy(),
+            RateLimiter(redis, provider.name, rate_per_s, BURST, prefix), build_metrics(CollectorRegistry()),
+            RetryPolicy(),
         )  # fmt: skip
         worker = DeliveryWorker(bootstrap, f"bench-{run}", names, deliverer, tokens)
+        seen: list[tuple[float, DeliveryResult]] = []
+        reader = threading.Thread(target=_collect, args=(bootstrap, names.delivery, jobs, timeout_s, seen), daemon=True)
+        reader.start()
         task = asyncio.create_task(worker.run())
-        seen, first, last = await _count(bootstrap, names.delivery, jobs, timeout_s)
+        await asyncio.to_thread(reader.join)
         worker.stop()
         await task
         await provider.close()
         sink.close()
+        if cluster is not None:
+            endpoint_records = cluster.close()
+            cluster = None
+        first = provider.first_send or 0.0
+        last = max((t for t, _ in seen), default=first)
+        _check(jobs, [r for _, r in seen], endpoint_records)
         elapsed = max(last - first, 1e-9)
-        return {"jobs": jobs, "results": seen, "seconds": round(elapsed, 2), "per_second": round(seen / elapsed, 1)}
+        return {
+            "jobs": jobs,
+            "results": len(seen),
+            "seconds": round(elapsed, 2),
+            "per_second": round(len(seen) / elapsed, 1),
+            "rate_limit_per_second": rate_per_s,
+            "endpoint_processes": fcm_processes if provider_name == "fcm" and fcm_url is None else 0,
+        }
     finally:
         with contextlib.suppress(Exception):
             keys = [k async for k in redis.scan_iter(f"{prefix}*")]
             for start in range(0, len(keys), 1000):
                 await redis.delete(*keys[start : start + 1000])
         await redis.aclose()
-        if fcm is not None:
-            fcm.close()
+        if cluster is not None:
+            cluster.close()
         admin.delete_topics(list(vars(names).values()))
 
 
@@ -123,5 +195,13 @@ if __name__ == "__main__":
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     name = sys.argv[2] if len(sys.argv) > 2 else "fcm"
-    url = sys.argv[3] if len(sys.argv) > 3 else None
-    print(asyncio.run(measure("127.0.0.1:9092", "redis://127.0.0.1:6379/0", count, provider_name=name, fcm_url=url)))
+    url = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+    procs = int(sys.argv[4]) if len(sys.argv) > 4 else FCM_PROCESSES
+    rate = float(os.environ.get("NUDGE_DELIVERY_RATE_PER_SECOND", RATE_PER_S))
+    result = asyncio.run(
+        measure(
+            "127.0.0.1:9092", "redis://127.0.0.1:6379/0", count, rate, provider_name=name, fcm_url=url,
+            fcm_processes=procs,
+        )
+    )  # fmt: skip
+    print(result)

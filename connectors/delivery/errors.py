@@ -15,3 +15,7 @@ class ProviderUnavailable(DeliveryError):
     """The provider could not be reached at all."""
 
     retriable = True
+
+
+class BenchCheckFailed(DeliveryError):
+    """A throughput measurement lost, duplicated or failed a delivery: its figure is not valid."""

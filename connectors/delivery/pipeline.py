@@ -142,7 +142,7 @@ class Deliverer:
         self.metrics.batch_latency.labels(self.provider.name).observe(time.perf_counter() - started)
         if self.crash_after_send:
             os._exit(17)  # test hook: die after the provider accepted, before any marker or commit
-        sent, released = [], []
+        sent, released, gone = [], [], []
         retry_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
         fatal_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
         for (item, device, ttl), outcome in zip(chunk, outcomes, strict=True):
@@ -155,7 +155,7 @@ class Deliverer:
                 continue
             released.append((item.job.job_id, th))
             if v is Verdict.TOKEN_GONE:
-                await self.tokens.remove(item.job.user_id, device.token)
+                gone.append((item.job.user_id, device.token))
                 out.results.append(self._result(item, "token_removed", th, error_code=outcome.error_code))
             else:
                 target = retry_by_job if v is Verdict.RETRY else fatal_by_job
@@ -164,6 +164,7 @@ class Deliverer:
                 entry[2].append(outcome)
         await self.idempotency.mark_sent(sent)
         await self.idempotency.release(released)
+        await self.tokens.remove_many(gone)
         for item, hashes, outcomes_ in fatal_by_job.values():
             code = outcomes_[0].error_code or "UNKNOWN"
             self.metrics.fatal.labels(self.provider.name, code).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -44,6 +45,7 @@ class DeliveryWorker:
         tokens: TokenStore,
         *,
         batch_size: int = 500,
+        max_in_flight: int = 4,
         kafka_options: dict | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -53,6 +55,7 @@ class DeliveryWorker:
         self.deliverer = deliverer
         self.tokens = tokens
         self.batch_size = batch_size
+        self.max_in_flight = max_in_flight
         self.kafka_options = kafka_options or {}
         self.clock = clock
         self.ready = False
@@ -127,20 +130,50 @@ class DeliveryWorker:
         return record.key, letter
 
     async def _jobs_loop(self, consumer: AIOKafkaConsumer) -> None:
-        while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-            if not batches:
-                continue
-            items, dead, offsets = [], [], {}
-            for tp, records in batches.items():
-                for record in records:
-                    try:
-                        items.append(WorkItem(decode(record.value, NotificationJob)))
-                    except SchemaError as exc:
-                        dead.append(self._dead_letter(record, exc))
-                offsets[tp] = records[-1].offset + 1
-            await self._publish(await self.deliverer.handle(items), dead)
-            await _commit(consumer, offsets)
+        # Sends stay one batch at a time (so a crash leaves at most one chunk unconfirmed), but a batch's
+        # publish + commit overlaps the next batch's fetch and send: waiting for acks=all and the commit
+        # round trip was most of a batch's wall time. Commits still go in order and only after the
+        # batch's outputs (and every earlier batch's) are acknowledged.
+        tail: asyncio.Task | None = None
+        in_flight: collections.deque[asyncio.Task] = collections.deque()
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                while in_flight and in_flight[0].done():
+                    in_flight.popleft().result()  # a failed publish stops the worker, uncommitted
+                if not batches:
+                    continue
+                items, dead, offsets = [], [], {}
+                for tp, records in batches.items():
+                    for record in records:
+                        try:
+                            items.append(WorkItem(decode(record.value, NotificationJob)))
+                        except SchemaError as exc:
+                            dead.append(self._dead_letter(record, exc))
+                    offsets[tp] = records[-1].offset + 1
+                out = await self.deliverer.handle(items)
+                tail = asyncio.create_task(self._publish_then_commit(consumer, out, dead, offsets, tail))
+                in_flight.append(tail)
+                while len(in_flight) >= self.max_in_flight:
+                    await in_flight.popleft()
+            await asyncio.gather(*in_flight)  # stopping: finish what was sent, then return
+        except BaseException:
+            for task in in_flight:
+                task.cancel()  # not committed: the records are redelivered and deduplicated
+            raise
+
+    async def _publish_then_commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        out: Outputs,
+        dead: list[tuple[bytes | None, DeadLetter]],
+        offsets: dict[TopicPartition, int],
+        previous: asyncio.Task | None,
+    ) -> None:
+        await self._publish(out, dead)
+        if previous is not None:
+            await previous  # commits go in batch order; an earlier failure means no commit here either
+        await _commit(consumer, offsets)
 
     async def _retry_loop(self, consumer: AIOKafkaConsumer) -> None:
         # Each partition is a queue ordered (mostly) by due time: process what is due, then pause that
@@ -178,6 +211,7 @@ class DeliveryWorker:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
             offsets = {}
             dead = []
+            updates = []
             for tp, records in batches.items():
                 for record in records:
                     try:
@@ -186,8 +220,9 @@ class DeliveryWorker:
                     except SchemaError as exc:
                         dead.append(self._dead_letter(record, exc))
                         continue
-                    await self.tokens.apply(t.user_id, t.token, t.platform, t.app_id, t.active, t.updated_at_ms)
+                    updates.append(t)
                 offsets[tp] = records[-1].offset + 1
+            await self.tokens.apply_many(updates)
             if dead:
                 await self._publish(Outputs(), dead)
             if offsets:

@@ -69,8 +69,11 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def validate_request(body: Any) -> tuple[dict[str, Any], bool]:
-    """Check a `messages:send` body and return (message, validate_only)."""
+def validate_request(body: Any, raw_size: int | None = None) -> tuple[dict[str, Any], bool]:
+    """Check a `messages:send` body and return (message, validate_only).
+
+    `raw_size` (bytes of the request as received) lets a small request skip re-encoding the payload:
+    the compact UTF-8 payload is never longer than the request it was parsed from."""
     if not isinstance(body, dict):
         raise InvalidMessage("", "request body must be a JSON object")
     _unknown(body, {"message", "validate_only"}, "request")
@@ -106,8 +109,10 @@ def validate_request(body: Any) -> tuple[dict[str, Any], bool]:
         link = _object(webpush.get("fcm_options", {}), "message.webpush.fcm_options").get("link")
         if link is not None and not str(link).startswith("https://"):
             raise InvalidMessage("message.webpush.fcm_options.link", "must be an HTTPS URL")
+    if raw_size is not None and raw_size <= MAX_PAYLOAD_BYTES:
+        return message, bool(body.get("validate_only", False))
     payload = {k: v for k, v in message.items() if k not in TARGET_FIELDS}
-    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidMessage("message", f"payload is {size} bytes, more than the {MAX_PAYLOAD_BYTES} allowed")
     return message, bool(body.get("validate_only", False))

@@ -35,10 +35,13 @@ _MARK = """
 for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end
 return #KEYS
 """
-# Delete the claim only if it is still ours (a marker written by someone else must survive).
+# Delete each claim only if it is still ours (a marker written by someone else must survive).
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then n = n + redis.call('DEL', key) end
+end
+return n
 """
 
 
@@ -97,6 +100,6 @@ class IdempotencyStore:
         await self._mark(keys=keys, args=args)
 
     async def release(self, pairs: list[tuple[str, str]]) -> None:
-        """Drop our claims after a definite failure so a later attempt may send."""
-        for job_id, th in pairs:
-            await self._release(keys=[self._key(job_id, th)], args=[self._owner])
+        """Drop our claims after a definite failure so a later attempt may send (one round trip)."""
+        if pairs:
+            await self._release(keys=[self._key(job_id, th) for job_id, th in pairs], args=[self._owner])

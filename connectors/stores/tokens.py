@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from connectors.stores.keys import TOKENS_KEY, token_hash
+from schemas.records import DeviceToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,26 @@ class TokenStore:
             await self._redis.hset(self._key(user_id), token, f"{platform}|{app_id or ''}|{at_ms}")
         else:
             await self._redis.hdel(self._key(user_id), token)
+
+    async def apply_many(self, updates: Iterable[DeviceToken]) -> None:
+        """Apply DeviceToken updates in order, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for t in updates:
+                if t.active:
+                    pipe.hset(self._key(t.user_id), t.token, f"{t.platform}|{t.app_id or ''}|{t.updated_at_ms}")
+                else:
+                    pipe.hdel(self._key(t.user_id), t.token)
+            if len(pipe):
+                await pipe.execute()
+
+    async def remove_many(self, pairs: list[tuple[str, str]]) -> None:
+        """Remove dead (user_id, token) pairs in one round trip."""
+        if not pairs:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, token in pairs:
+                pipe.hdel(self._key(user_id), token)
+            await pipe.execute()
 
     async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
         """Live devices of each user, in one round trip."""
