@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +22,8 @@ from schemas.records import (
     NotificationJob,
     TriggerMetrics,
 )
-from tests.integration.pipeline.worker import Worker, metric
+from tests.integration.pipeline.worker import NUDGE, ROOT, Worker, metric
+from tests.support.net import free_port
 from tests.unit.decisions.support import ms
 
 TRIGGERS = """
@@ -202,3 +207,19 @@ def test_deferred_jobs_survive_a_restart_and_ready_waits_for_recovery(worker: Wo
     for name in ("nudge_consumer_lag_messages", "nudge_timer_index_users", "nudge_state_value_bytes_count",
                  "nudge_engine_late_events_total"):  # fmt: skip
         assert name in body, name
+
+
+def test_a_bad_decisions_file_refuses_to_start(kafka_bootstrap: str, tmp_path: Path) -> None:
+    bad = tmp_path / "decisions.yaml"
+    bad.write_text("budget: {max: 0, per: 24h}\n")
+    env = {
+        **os.environ,
+        "NUDGE_APP_ID": f"bad{uuid.uuid4().hex[:8]}",
+        "NUDGE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "NUDGE_DECISIONS_FILE": str(bad),
+        "NUDGE_DATA_DIR": str(tmp_path / "data"),
+        "NUDGE_WEB_PORT": str(free_port()),
+    }
+    done = subprocess.run([str(NUDGE), "worker", "-l", "warn"], env=env, cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert f"{bad}: budget.max: expected a positive integer, got 0" in done.stdout.decode() + done.stderr.decode()
