@@ -43,7 +43,7 @@ class Worker:
         app_id: str,
         partitions: int,
         fast_path: bool = True,
-        log_level: str = "warn",
+        log_level: str = "info",
         replay: bool = True,
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nudge-"))

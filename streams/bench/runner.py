@@ -75,7 +75,7 @@ def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions
     }
     log = (workdir / "worker.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.bench.faust_peers", "worker", "-l", "warn"],
+        [sys.executable, "-m", "streams.bench.faust_peers", "worker", "-l", "info"],
         cwd=ROOT,
         env=env,
         stdout=log,
