@@ -14,7 +14,7 @@ from tests.faults.harness import Outcome, Run, seeded_events
 from tests.faults.stack import PrivateStack
 
 SEED = int(os.environ.get("NUDGE_FAULTS_SEED", "20261128"))
-USERS = int(os.environ.get("NUDGE_FAULTS_USERS", "150"))
+USERS = int(os.environ.get("NUDGE_FAULTS_USERS", "300"))
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Row:
     decisions_equal: bool
     restarts: int
     seconds: float
+    sends: int = 0
 
 
 TABLE: list[Row] = []
@@ -85,7 +86,7 @@ def clean(private_stack, seeded_input, tmp_path_factory) -> Outcome:
     assert queued_sends_done(outcome.decisions, outcome.sends), run.logs()
     assert set(outcome.sends.values()) == {1}, "the clean run itself sent something twice"
     assert outcome.restarts == 0 and set(codes.values()) == {0}, (codes, run.logs())
-    TABLE.append(Row("none (clean run)", 0, 0, True, 0, outcome.seconds))
+    TABLE.append(Row("none (clean run)", 0, 0, True, 0, outcome.seconds, sum(outcome.sends.values())))
     return outcome
 
 
@@ -93,7 +94,8 @@ def compare(name: str, clean: Outcome, faulty: Outcome) -> Row:
     """Lost = a (job, device) the clean run sent that this run did not; duplicated = accepted more than once."""
     lost = len(set(clean.sends) - set(faulty.sends))
     duplicated = sum(n - 1 for n in faulty.sends.values() if n > 1) + len(set(faulty.sends) - set(clean.sends))
-    row = Row(name, lost, duplicated, faulty.decisions == clean.decisions, faulty.restarts, faulty.seconds)
+    equal = faulty.decisions == clean.decisions
+    row = Row(name, lost, duplicated, equal, faulty.restarts, faulty.seconds, sum(faulty.sends.values()))
     TABLE.append(row)
     return row
 
@@ -103,11 +105,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
         return
     tr = terminalreporter
     tr.section("fault table")
-    tr.write_line(f"{'fault':<44} {'lost':>5} {'dup':>5} {'decisions equal':>16} {'restarts':>9} {'seconds':>8}")
+    tr.write_line(
+        f"{'fault':<44} {'lost':>5} {'dup':>5} {'decisions equal':>16} {'restarts':>9} {'seconds':>8} {'sends':>6}"
+    )
     for r in TABLE:
         eq = "yes" if r.decisions_equal else "NO"
-        tr.write_line(f"{r.fault:<44} {r.lost:>5} {r.duplicated:>5} {eq:>16} {r.restarts:>9} {r.seconds:>8.1f}")
-    tr.write_line(f"seed {SEED}, {USERS} users; lost/dup counted per (job, device) at the FCM endpoint")
+        tr.write_line(
+            f"{r.fault:<44} {r.lost:>5} {r.duplicated:>5} {eq:>16} {r.restarts:>9} {r.seconds:>8.1f} {r.sends:>6}"
+        )
+    tr.write_line(
+        f"seed {SEED}, {USERS} users; lost/dup per (job, device) accepted by the FCM endpoint; restarts = deaths"
+    )
+    tr.write_line("the supervisor restarted; decisions compared as sets of (decision_id, job_id, outcome)")
 
 
 def done_like(clean: Outcome):

@@ -41,20 +41,25 @@ ENGINE_TOPICS = [
     "notifications.jobs",
     "notifications.decisions",
     "behavior.events.dlq",
+    "analytics.trigger_metrics",
 ]
 DELIVERY_TOPICS = ["notifications.jobs.retry", "notifications.jobs.dlq", "notifications.delivery", "device.tokens"]
 
 
 def seeded_events(seed: int, users: int, now_ms: int) -> list[BehaviorEvent]:
-    """Sessions of views, carts and sometimes a purchase over the last two hours, in event-time order."""
+    """Short sessions of views, carts and sometimes a purchase over the last 50 minutes, in event-time order.
+
+    Recent on purpose: a job's retry window counts from its creation (event) time, so jobs from old
+    history would be dead-lettered instead of retried, and the FCM fault would measure that instead.
+    """
     rng = random.Random(seed)
-    start = now_ms - 2 * 3600_000
+    start = now_ms - 50 * 60_000
     events = []
     for u in range(users):
         user = f"user{u:04d}"
-        t = start + rng.randrange(0, 60 * 60_000)
+        t = start + rng.randrange(0, 38 * 60_000)  # users starting in the first ~19 minutes can abandon a cart
         for n in range(rng.randrange(3, 12)):
-            t += rng.randrange(5_000, 8 * 60_000)
+            t += rng.randrange(5_000, 60_000)
             kind = rng.choices(["view", "cart", "purchase", "fav"], [6, 3, 1, 1])[0]
             events.append(
                 BehaviorEvent(
@@ -163,6 +168,11 @@ class Run:
         self.users = sorted({e.user_id for e in events})
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "triggers.yaml").write_text(TRIGGERS)
+        # The shipped policies, without quiet hours: the suite must send the same at any hour of the day.
+        policies = (ROOT / "streams" / "templates" / "decisions.yaml").read_text()
+        quiet = 'quiet_hours: {start: "22:00", end: "08:00"}'
+        assert quiet in policies, "decisions.yaml changed: update the fault suite's quiet-hours override"
+        (tmp / "decisions.yaml").write_text(policies.replace(quiet, quiet[:-1] + ", enabled: false}"))
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": stack.bootstrap})
@@ -241,6 +251,7 @@ class Run:
             NUDGE_REPLAY="true",
             NUDGE_ALLOWED_LATENESS_MS="60000",
             NUDGE_TRIGGERS_FILE=str(self.tmp / "triggers.yaml"),
+            NUDGE_DECISIONS_FILE=str(self.tmp / "decisions.yaml"),
             NUDGE_DATA_DIR=str(self.tmp / f"worker{n}"),
             NUDGE_WEB_PORT=str(free_port()),
         )
