@@ -45,6 +45,8 @@ class Worker:
         fast_path: bool = True,
         log_level: str = "info",
         replay: bool = True,
+        extra_env: dict[str, str] | None = None,
+        loop: str = "aio",
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nudge-"))
         self.progress = self.dir / "progress.json"
@@ -60,13 +62,13 @@ class Worker:
             "NUDGE_WEB_PORT": str(_free_port()),
             "NUDGE_PROGRESS_FILE": str(self.progress),
             "NUDGE_FAST_PATH": "true" if fast_path else "false",
+            **(extra_env or {}),
         }
         self.log_path = self.dir / "worker.log"
         self._log = self.log_path.open("wb")
         self.started = time.time()
-        self.proc = subprocess.Popen(
-            [str(NUDGE), "worker", "-l", log_level], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        command = [str(NUDGE), "--loop", loop, "worker", "-l", log_level]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def read(self) -> dict[str, float]:
         with contextlib.suppress(OSError, ValueError):
@@ -97,12 +99,12 @@ class Worker:
 
 
 def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int, fast_path: bool = True,
-                timeout_s: float = 300) -> tuple[float, str]:  # fmt: skip
+                timeout_s: float = 300, extra_env: dict[str, str] | None = None) -> tuple[float, str]:  # fmt: skip
     """Events/s of one worker over `count` events (first to last processed batch), and its app id."""
     app_id = f"bench-nudge-{uuid.uuid4().hex[:8]}"
     APPS.append(app_id)
     _create(bootstrap, [f"{prefix}{app_id}.{t}" for t in APP_TOPICS], partitions)
-    worker = Worker(bootstrap, prefix, app_id, partitions, fast_path)
+    worker = Worker(bootstrap, prefix, app_id, partitions, fast_path, extra_env=extra_env)
     try:
         seen = worker.wait_for(count, timeout_s)
     finally:

@@ -178,6 +178,9 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         app_ids.append(app_id)
         return rate
 
+    def nudge_engine_only(b: str, _t: str, n: int, p: int) -> float:
+        return nudge_worker.worker_rate(b, prefix, n, p, extra_env={"NUDGE_ATTRIBUTION": "false"})[0]
+
     def nudge_plain(b: str, _t: str, n: int, p: int) -> float:
         return nudge_worker.worker_rate(b, prefix, short, p, fast_path=False)[0]
 
@@ -187,6 +190,7 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         ("bare Faust task iterating the topic channel", "ceiling", "events/s", bare),
         ("naive Faust agent, table update per event", "peer", "events/s", naive),
         ("Nudge worker, fast path (full triggers.yaml, changelog, decisions)", "nudge", "events/s", nudge),
+        ("Nudge worker, fast path, attribution off (engine + decisions)", "nudge", "events/s", nudge_engine_only),
         ("Nudge worker, fast path off (plain Faust agent)", "nudge", "events/s", nudge_plain),
     ]
 
@@ -317,7 +321,7 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
             f"| {r.name} | {r.group} | {median} | {runs} | {ratio_limit} | {ratio_peer} | {ratio_ceiling} "
             f"| {_target(r.name)} | {r.note} |"
         )
-    notes = ROOT / "docs" / "bench-notes.md"
+    notes = Path(__file__).with_name("NOTES.md")  # the profile findings, kept beside the harness
     if notes.exists():
         lines += ["", notes.read_text().strip()]
     out_md.write_text("\n".join(lines) + "\n")
