@@ -89,12 +89,11 @@ class Lane:
         """Users with an engine or a decision timer pending in this partition."""
         return len(self.proc.timers) + len(self.timers)
 
-    def rebuild(self, records: Iterable[tuple[UserState, Side | None]]) -> None:
-        """Rebuild the engine and decision indexes from stored records."""
-        for state, side in records:
-            self.proc.rebuild([state])
-            if side is not None:
-                self._index(state.user_id, side)
+    def rebuild(self, states: Iterable[UserState], sides: Iterable[tuple[str, Side]]) -> None:
+        """Rebuild the engine and decision indexes from stored states and sides."""
+        self.proc.rebuild(states)
+        for user_id, side in sides:
+            self._index(user_id, side)
 
     def side(self, user_id: str) -> Side:
         side = self.sides.get(user_id)
@@ -128,6 +127,10 @@ class Lane:
     def _settle(self, firings: list[Firing], stream_ms: int, own: tuple[str, int, str, list[str]] | None) -> Result:
         """Decide firings, fire decision timers and apply a cancellation, all in event-time order."""
         result = Result(firings=firings)
+        if not firings and (own is None or own[0] not in self.waiting):
+            due = self.timers.next_due()
+            if due is None or due > stream_ms:
+                return result  # the common case: nothing fired, nothing due, nothing to cancel
         queue: list[tuple[int, int, int, Any]] = [(f.at_ms, _FIRING, i, f) for i, f in enumerate(firings)]
         if own is not None and own[3]:
             queue.append((own[1], _CANCEL, -1, own))

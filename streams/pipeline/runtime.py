@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 
 from schemas.records import BehaviorEvent, CatalogItem, UserProfile
 from streams.decisions import DecisionConfig
@@ -15,22 +15,22 @@ from streams.validation import check_record
 
 # Table keys of per-partition stream time sit beside user ids; "\x00" keeps them apart.
 CLOCK_KEY = b"\x00clock"
-# Separates the engine state from the decision side in a table value (never inside compact JSON).
-SEP = b"\x1e"
+# The decision side of a user (decision state, profile, deferred-job timers) under its own key, so an
+# event that changes only the engine state never reads or rewrites it.
+SIDE_KEY = b"\x01"
 # What each input topic carries; ticks carry nothing.
 EXPECTED: dict[str, type] = {"event": BehaviorEvent, "profile": UserProfile, "catalog": CatalogItem}
 
 
-def pack(partition: int, state: bytes, side: bytes) -> bytes:
-    """Table value: the partition (for index rebuilds), the engine state and the decision side."""
-    return b"%d|%b%b%b" % (partition, state, SEP, side)
+def pack(partition: int, body: bytes) -> bytes:
+    """Table value: the partition (for index rebuilds) and the state."""
+    return b"%d|%b" % (partition, body)
 
 
-def unpack(value: bytes) -> tuple[int, bytes, bytes]:
-    """Inverse of `pack`: (partition, engine state bytes, side bytes)."""
+def unpack(value: bytes) -> tuple[int, bytes]:
+    """Inverse of `pack`."""
     head, _, body = value.partition(b"|")
-    state, _, side = body.partition(SEP)
-    return int(head), state, side
+    return int(head), body
 
 
 class Runtime:
@@ -66,7 +66,7 @@ class Runtime:
         if lane is None:
             clock = StreamClock(self.lateness, replay=self.replay)
             lane = Lane(self.engine, self.config, self.policies, self._load_state, self._load_side, clock)
-            lane.rebuild(self._records(partition))
+            lane.rebuild(*self._records(partition))
             saved = self.table.get(CLOCK_KEY + b"%d" % partition)
             if saved is not None:
                 clock.observe(int(saved) + self.lateness)
@@ -104,17 +104,15 @@ class Runtime:
         raise TypeError(f"unexpected record type {type(record).__name__} on the engine input")
 
     def dirty(self) -> list[tuple[int, bytes, bytes]]:
-        """(partition, key, value) writes for users changed since the last call, plus stream times."""
+        """(partition, key, value) writes for states changed since the last call, plus stream times."""
         writes = []
         for partition, lane in self.lanes.items():
             for user_id, (state, side) in lane.take_dirty().items():
                 key = user_id.encode()
-                old = self.table.get(key)
-                _, old_state, old_side = unpack(old) if old is not None else (0, b"", b"")
-                fresh = state if state is not None or old_state else UserState(user_id)
-                state_bytes = old_state if fresh is None else fresh.to_bytes()
-                side_bytes = old_side if side is None else side.to_bytes()
-                writes.append((partition, key, pack(partition, state_bytes, side_bytes)))
+                if state is not None:
+                    writes.append((partition, key, pack(partition, state.to_bytes())))
+                if side is not None:
+                    writes.append((partition, SIDE_KEY + key, pack(partition, side.to_bytes())))
             writes.append((partition, CLOCK_KEY + b"%d" % partition, b"%d" % lane.clock.now_ms))
         return writes
 
@@ -127,15 +125,19 @@ class Runtime:
         return None if value is None else UserState.from_bytes(unpack(value)[1])
 
     def _load_side(self, user_id: str) -> Side | None:
-        value = self.table.get(user_id.encode())
-        return None if value is None else Side.from_bytes(unpack(value)[2])
+        value = self.table.get(SIDE_KEY + user_id.encode())
+        return None if value is None else Side.from_bytes(unpack(value)[1])
 
-    def _records(self, partition: int) -> Iterable[tuple[UserState, Side | None]]:
+    def _records(self, partition: int) -> tuple[list[UserState], list[tuple[str, Side]]]:
+        states, sides = [], []
         for key, value in list(self.table.items()):
             if value is None or key.startswith(b"\x00"):
                 continue
-            p, state, side = unpack(value)
-            if p == partition:
-                # only sides with decision timers matter to the index; most users have none
-                has_timers = side and b'"t":{}' not in side
-                yield UserState.from_bytes(state), (Side.from_bytes(side) if has_timers else None)
+            p, body = unpack(value)
+            if p != partition:
+                continue
+            if not key.startswith(SIDE_KEY):
+                states.append(UserState.from_bytes(body))
+            elif b'"t":{}' not in body:  # only sides with decision timers matter to the index
+                sides.append((key[len(SIDE_KEY) :].decode(), Side.from_bytes(body)))
+        return states, sides
