@@ -102,8 +102,10 @@ def test_no_secret_or_pii_in_logs_metrics_or_topics_and_sigterm_exits_0(
         user = "u-secret-1"
         device = {"user_id": user, "token": PII[2], "platform": "android", "updated_at_ms": now}
         assert http(f"{base}/v1/devices", [device], API_KEY)[0] == 202
-        profile = {"user_id": user, "first_name": PII[0], "attributes": {"email": PII[1]}, "updated_at_ms": now}
+        name = PII[0] + " {{ ''.__class__.__mro__ }}"  # data, never evaluated by the sandboxed template
+        profile = {"user_id": user, "first_name": name, "attributes": {"email": PII[1]}, "updated_at_ms": now}
         assert http(f"{base}/v1/profiles", [profile], API_KEY)[0] == 202
+        time.sleep(3)  # let the profile land first, so the template usually sees the name
         event = {
             "event_id": "e1",
             "user_id": user,
@@ -119,6 +121,8 @@ def test_no_secret_or_pii_in_logs_metrics_or_topics_and_sigterm_exits_0(
             time.sleep(0.5)
         accepted = fcm.call(lambda: list(fcm.fcm.state.accepted))
         assert [m["message"]["token"] for m in accepted] == [PII[2]]  # the whole pipeline ran
+        title = accepted[0]["message"]["notification"]["title"]
+        assert "<class" not in title and "object" not in title, title  # the injected expression never ran
         metrics = http(f"{base}/metrics")[1] + http(f"http://127.0.0.1:{ports['deliver']}/metrics")[1]
         metrics += http(f"http://127.0.0.1:{ports['worker']}/metrics")[1]
         assert b"nudge_" in metrics
