@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectors.fcm_local.validation import InvalidMessage, validate_request
@@ -42,3 +44,12 @@ def test_accepts_a_full_message_and_validate_only() -> None:
     body["validate_only"] = True
     message, validate_only = validate_request(body)
     assert validate_only and message["token"] == "t"
+
+
+def test_the_size_shortcut_never_lets_a_big_payload_through() -> None:
+    body = ok(data={"big": "é" * 2100})  # 4200 bytes of UTF-8 in the payload
+    raw = json.dumps(body).encode()  # \u00e9 escapes: a longer request than the payload
+    with pytest.raises(InvalidMessage):
+        validate_request(json.loads(raw), raw_size=len(raw))
+    small = json.dumps(ok(data={"a": "b"})).encode()
+    assert validate_request(json.loads(small), raw_size=len(small))[0]["data"] == {"a": "b"}
