@@ -10,6 +10,14 @@ from redis.asyncio import Redis
 from connectors.stores.keys import TOKENS_KEY, token_hash
 from schemas.records import DeviceToken
 
+# Every user's hash of a batch in one command: a pipeline of 500 HGETALLs cost more in redis-py's
+# per-command packing and parsing than the round trip it saved (profiled at ~10% of a batch).
+_HGETALL_MANY = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Device:
@@ -30,6 +38,7 @@ class TokenStore:
     def __init__(self, redis: Redis, prefix: str = "nudge:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._hgetall_many = redis.register_script(_HGETALL_MANY)
 
     def _key(self, user_id: str) -> str:
         return TOKENS_KEY.format(prefix=self._prefix, user_id=user_id)
@@ -64,13 +73,13 @@ class TokenStore:
             await pipe.execute()
 
     async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
-        """Live devices of each user, in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                pipe.hgetall(self._key(user_id))
-            rows = await pipe.execute()
+        """Live devices of each user, in one round trip (one script call, not one command per user)."""
+        if not user_ids:
+            return {}
+        flat = await self._hgetall_many(keys=[self._key(u) for u in user_ids])
         result: dict[str, list[Device]] = {}
-        for user_id, row in zip(user_ids, rows, strict=True):
+        for user_id, pairs in zip(user_ids, flat, strict=True):
+            row = dict(zip(pairs[::2], pairs[1::2], strict=True))
             devices = []
             for raw_token, raw_value in sorted(row.items()):
                 platform, app_id, _ = _text(raw_value).split("|", 2)
