@@ -106,12 +106,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
     tr = terminalreporter
     tr.section("fault table")
     tr.write_line(
-        f"{'fault':<44} {'lost':>5} {'dup':>5} {'decisions equal':>16} {'restarts':>9} {'seconds':>8} {'sends':>6}"
+        f"{'fault':<50} {'lost':>5} {'dup':>5} {'decisions equal':>16} {'restarts':>9} {'seconds':>8} {'sends':>6}"
     )
     for r in TABLE:
         eq = "yes" if r.decisions_equal else "NO"
         tr.write_line(
-            f"{r.fault:<44} {r.lost:>5} {r.duplicated:>5} {eq:>16} {r.restarts:>9} {r.seconds:>8.1f} {r.sends:>6}"
+            f"{r.fault:<50} {r.lost:>5} {r.duplicated:>5} {eq:>16} {r.restarts:>9} {r.seconds:>8.1f} {r.sends:>6}"
         )
     tr.write_line(
         f"seed {SEED}, {USERS} users; lost/dup per (job, device) accepted by the FCM endpoint; restarts = deaths"
