@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -27,6 +28,9 @@ from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import Runtime
 from streams.pipeline.web import install_web
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
+
+log = logging.getLogger(__name__)
+PROCESSING_ERROR = "processing_error"  # dead-letter reason of a valid record the engine or decisions failed on
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,16 @@ def step(
         out.messages.append((names.by_user, record.user_id.encode(), value or b""))  # to attribution, re-keyed
     lane = runtime.lane(partition)
     late_before = lane.proc.late_events
-    result = runtime.handle(partition, record, wall_ms)
+    try:
+        result = runtime.handle(partition, record, wall_ms)
+    except Exception as exc:  # a record that trips a bug must not stop the partition: report it, keep flowing
+        log.exception("processing failed for %s[%d]@%d", topic, partition, offset)
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, value=value or b"",
+                            error=error, error_kind=PROCESSING_ERROR, at_ms=wall_ms)  # fmt: skip
+        metrics.dead_letters.labels(topic, PROCESSING_ERROR).inc()
+        out.messages.append((topics.dlq_for(topic), key, codec.encode(letter)))
+        return
     if lane.proc.late_events > late_before:
         metrics.late_events.inc(lane.proc.late_events - late_before)
     for firing in result.firings:

@@ -143,3 +143,28 @@ def test_bad_delivery_policy_in_trigger_data_refuses_to_start(data: dict[str, st
     catalogue = load_catalogue(f"triggers:\n  - {{id: t, kind: event, on: cart, data: {data}}}\n")
     with pytest.raises(StartupError, match=f"triggers.t.data.{key}"):
         policies(catalogue)
+
+
+def test_a_record_that_fails_in_processing_is_dead_lettered_and_the_next_one_flows() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from schemas.codec import decode
+    from streams.pipeline.agents import EngineTopics, Outbox, step
+    from streams.pipeline.metrics import PipelineMetrics
+
+    rt = runtime({})
+    metrics, names, out = PipelineMetrics.build(CollectorRegistry()), EngineTopics.named("", "app"), Outbox()
+    original = rt.handle
+
+    def broken(partition: int, record: Any, wall_ms: int) -> Any:
+        if getattr(record, "user_id", "") == "poison":
+            raise ValueError("boom")
+        return original(partition, record, wall_ms)
+
+    rt.handle = broken  # type: ignore[method-assign]
+    for user in ("poison", "u1"):
+        value = encode(event(user, "fav", NIGHT - 3 * 60 * MINUTE))
+        step(rt, metrics, names, "event", "behavior.events", 0, 0, user.encode(), value, NIGHT / 1000, out)
+    letters = [decode(v, DeadLetter) for t, _, v in out.messages if t == "behavior.events.dlq"]
+    assert [(d.error_kind, d.error) for d in letters] == [("processing_error", "ValueError: boom")]
+    assert [t for t, _, _ in out.messages].count("notifications.jobs") == 1  # the next record still made its job
