@@ -25,15 +25,30 @@ class PartitionMarker:
         self.message = _Origin(topic, partition)
 
 
-def write_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]) -> int:
-    """Set every (key, value) in `table` as if from `partition` of `source_topic`; return the count."""
+async def write_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]) -> int:
+    """Set every (key, value) in `table` as if from `partition` of `source_topic`; return the count.
+
+    Raw-serialised tables skip Faust's per-key changelog machinery (a FutureMessage and a buffered send
+    each): the store is set and the record handed to the producer directly, with the same bytes, topic
+    and partition Faust would use, so recovery reads it back unchanged. The offset commit that follows
+    waits for the producer, as it does for Faust's own writes.
+    """
     marker = PartitionMarker(source_topic, partition)
     token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
     written = 0
     try:
-        for key, value in items:
-            table[key] = value
-            written += 1
+        if table.key_serializer == "raw" and table.value_serializer == "raw":
+            store = table.data
+            send = table.app.producer.send
+            changelog = table.changelog_topic.get_topic_name()
+            for key, value in items:
+                store[key] = value
+                await send(changelog, key, value, partition, None, None)
+                written += 1
+        else:
+            for key, value in items:
+                table[key] = value
+                written += 1
     finally:
         _current_event.reset(token)
     return written

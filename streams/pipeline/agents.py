@@ -225,7 +225,7 @@ def install(
             if not key.startswith(b"\x00"):
                 metrics.state_bytes.observe(len(value))
         for partition, items in writes.items():
-            write_partition(table, names.events, partition, items)
+            await write_partition(table, names.events, partition, items)
         for partition, count in runtime.timer_counts().items():
             metrics.timer_index.labels(str(partition)).set(count)
 
