@@ -66,6 +66,7 @@ def register(app: faust.App, settings: Settings) -> None:
         allowed_lateness_ms=settings.allowed_lateness_ms,
         partitions=settings.topic_partitions,
         max_value_bytes=settings.dlq_max_value_bytes,
+        attribution=settings.attribution,
         fast_path=settings.fast_path,
         progress_file=settings.progress_file,
     )
