@@ -59,6 +59,7 @@ class Deliverer:
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
         rng: random.Random | None = None,
         crash_after_send: bool = False,
+        replay: bool = False,
     ) -> None:
         self.provider = provider
         self.tokens = tokens
@@ -69,6 +70,10 @@ class Deliverer:
         self.clock = clock
         self.rng = rng or random.Random()
         self.crash_after_send = crash_after_send
+        # Replay mode (history, simulations): jobs expire by the replayed stream's own time, the newest
+        # created_at seen, as the stream worker's timers do; live mode uses the wall clock.
+        self.replay = replay
+        self.stream_time_ms = 0
 
     def _result(self, item: WorkItem, status: str, th: str | None = None, **extra: str | None) -> DeliveryResult:
         job = item.job
@@ -86,10 +91,17 @@ class Deliverer:
             **extra,  # type: ignore[arg-type]
         )
 
+    def job_now(self, items: list[WorkItem]) -> int:
+        """The time job deadlines are judged by: the wall clock, or in replay the stream's time."""
+        if not self.replay:
+            return self.clock()
+        self.stream_time_ms = max([self.stream_time_ms, *(i.job.created_at_ms for i in items)])
+        return self.stream_time_ms
+
     async def handle(self, items: list[WorkItem]) -> Outputs:
         """Deliver `items`; every job ends with results and possibly a retry or DLQ record."""
         out = Outputs()
-        now = self.clock()
+        now = self.job_now(items)
         live = []
         for item in items:
             if item.job.not_after_ms <= now:
@@ -184,7 +196,7 @@ class Deliverer:
         due = now + delay
         deadline = min(item.job.not_after_ms, item.job.created_at_ms + self.retry.max_window_ms)
         code = outcomes[0].error_code
-        if item.attempt < self.retry.max_attempts and due < deadline:
+        if item.attempt < self.retry.max_attempts and self.job_now([item]) + delay < deadline:
             self.metrics.retries.labels(self.provider.name, code or "UNKNOWN").inc()
             out.retries.append(self._retry_record(item, item.attempt + 1, hashes, outcomes[0], due))
             out.results.extend(self._result(item, "retry_scheduled", th, error_code=code) for th in hashes)

@@ -67,6 +67,7 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
             max_window_ms=settings.delivery_max_retry_window_s * 1000,
         ),
         crash_after_send=os.environ.get(CRASH_AFTER_SEND_ENV) == "1",
+        replay=settings.replay,
     )
     worker = DeliveryWorker(
         settings.kafka_bootstrap,

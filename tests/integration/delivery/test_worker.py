@@ -117,6 +117,20 @@ async def test_expired_jobs_are_recorded_not_sent(env, unique) -> None:
     assert sent_pairs(env) == {("j-new", "a1"): 1}
 
 
+async def test_replay_judges_expiry_by_the_streams_own_time(env, unique) -> None:
+    """Replayed history: a day-old job still inside its TTL in stream time is sent, not expired."""
+    produce(env.bootstrap, env.topics.tokens, tokens("u1", ("a1", "android")))
+    day_ago = int(time.time() * 1000) - 86_400_000
+    stale = job("j-stale", "u1", now_ms=day_ago - 7_200_000)  # expired 1 h before the next job was created
+    fresh = job("j-fresh", "u1", now_ms=day_ago)
+    async with env.worker(unique, replay=True):
+        await asyncio.sleep(1.5)
+        produce(env.bootstrap, env.topics.jobs, [fresh, stale])
+        found = await aresults(env.bootstrap, env.topics.delivery, 2)
+    assert {(r.job_id, r.status) for r in found} == {("j-stale", "expired"), ("j-fresh", "sent")}
+    assert sent_pairs(env) == {("j-fresh", "a1"): 1}
+
+
 async def test_no_devices_and_redelivery_are_recorded(env, unique) -> None:
     produce(env.bootstrap, env.topics.tokens, tokens("u1", ("a1", "android")))
     async with env.worker(unique):
