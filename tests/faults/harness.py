@@ -24,6 +24,7 @@ from schemas.codec import decode, encode
 from schemas.records import BehaviorEvent, DeviceToken, NotificationDecision
 from tests.support.kafka import create_topics
 from tests.support.net import free_port
+from tests.support.policies import write_without_quiet_hours
 
 ROOT = Path(__file__).resolve().parents[2]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
@@ -169,10 +170,7 @@ class Run:
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "triggers.yaml").write_text(TRIGGERS)
         # The shipped policies, without quiet hours: the suite must send the same at any hour of the day.
-        policies = (ROOT / "streams" / "templates" / "decisions.yaml").read_text()
-        quiet = 'quiet_hours: {start: "22:00", end: "08:00"}'
-        assert quiet in policies, "decisions.yaml changed: update the fault suite's quiet-hours override"
-        (tmp / "decisions.yaml").write_text(policies.replace(quiet, quiet[:-1] + ", enabled: false}"))
+        write_without_quiet_hours(tmp / "decisions.yaml")
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": stack.bootstrap})

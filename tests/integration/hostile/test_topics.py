@@ -20,6 +20,7 @@ from tests.integration.hostile.counts import COUNTS
 from tests.integration.hostile.payloads import CLASSES, payloads
 from tests.support.kafka import consume_all, create_topics, delete_topics
 from tests.support.net import free_port
+from tests.support.policies import write_without_quiet_hours
 
 ROOT = Path(__file__).resolve().parents[3]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
@@ -72,6 +73,7 @@ def test_engine_topics_dead_letter_garbage_and_keep_flowing(kafka_bootstrap, kaf
         "NUDGE_TOPIC_PARTITIONS": str(PARTITIONS),
         "NUDGE_REPLAY": "true",
         "NUDGE_TRIGGERS_FILE": str(tmp_path / "triggers.yaml"),
+        "NUDGE_DECISIONS_FILE": str(write_without_quiet_hours(tmp_path / "decisions.yaml")),
         "NUDGE_DATA_DIR": str(tmp_path / "data"),
         "NUDGE_WEB_PORT": str(free_port()),
     }

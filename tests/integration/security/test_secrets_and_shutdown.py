@@ -21,6 +21,7 @@ from schemas.records import NotificationJob
 from tests.integration.security.conftest import PASSWORD
 from tests.support.kafka import consume_all, create_topics, delete_topics
 from tests.support.net import free_port
+from tests.support.policies import write_without_quiet_hours
 
 ROOT = Path(__file__).resolve().parents[3]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
@@ -77,6 +78,7 @@ def test_no_secret_or_pii_in_logs_metrics_or_topics_and_sigterm_exits_0(
         "NUDGE_TOPIC_PARTITIONS": "2",
         "NUDGE_REPLAY": "true",
         "NUDGE_TRIGGERS_FILE": str(tmp_path / "triggers.yaml"),
+        "NUDGE_DECISIONS_FILE": str(write_without_quiet_hours(tmp_path / "decisions.yaml")),
         "NUDGE_DATA_DIR": str(tmp_path / "data"),
         "NUDGE_WEB_PORT": str(ports["worker"]),
         "NUDGE_COLLECTOR_API_KEYS": f"other-key-1,{API_KEY}",
