@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     delivery_backoff_max_ms: int = Field(300_000, ge=1)
     delivery_max_retry_window_s: int = Field(3_600, ge=1)  # no retry later than the job's creation + this
     delivery_metrics_port: int = Field(9101, ge=0, le=65535)
+    delivery_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a pod, for probes and Prometheus
     delivery_redis_prefix: str = "nudge:"
     fcm_project_id: str | None = None  # defaults to the service account's project
     fcm_credentials_file: str | None = None  # else GOOGLE_APPLICATION_CREDENTIALS

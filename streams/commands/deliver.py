@@ -82,7 +82,7 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
     await provider.start()
-    http = await start_http(registry, lambda: worker.ready, metrics_port)
+    http = await start_http(registry, lambda: worker.ready, metrics_port, settings.delivery_metrics_host)
     log.info("delivery worker: provider=%s group=%s jobs=%s", provider.name, group_id, topic_names.jobs)
     try:
         await worker.run()

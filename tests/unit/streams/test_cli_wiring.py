@@ -25,3 +25,15 @@ def test_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NUDGE_WEB_PORT", "not-a-port")
     with pytest.raises(ValueError, match="web_port"):
         Settings()
+
+
+def test_every_env_var_the_chart_sets_is_a_setting() -> None:
+    """The Helm chart configures processes only through settings that exist."""
+    import re
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[3] / "deploy" / "helm" / "nudge" / "templates"
+    names = {m for p in templates.rglob("*.yaml") for m in re.findall(r"name: NUDGE_([A-Z0-9_]+)", p.read_text())}
+    assert names, "the chart sets no NUDGE_ variables: the pattern is stale"
+    unknown = sorted(n for n in names if n.lower() not in Settings.model_fields)
+    assert unknown == []
