@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from redis.asyncio import Redis
-
 from connectors.stores.idempotency import IdempotencyStore
-
-
-@pytest.fixture
-async def redis(redis_url, redis_prefix):
-    client = Redis.from_url(redis_url)
-    yield client
-    keys = [k async for k in client.scan_iter(f"{redis_prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_only_one_worker_wins_a_claim_and_sees_the_sent_marker(redis, redis_prefix) -> None:

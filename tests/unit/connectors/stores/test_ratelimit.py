@@ -5,20 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from redis.asyncio import Redis
 
 from connectors.stores.errors import RateLimitConfigError
 from connectors.stores.ratelimit import RateLimiter
-
-
-@pytest.fixture
-async def redis(redis_url, redis_prefix):
-    client = Redis.from_url(redis_url)
-    yield client
-    keys = [k async for k in client.scan_iter(f"{redis_prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_an_idle_limiter_grants_a_full_burst_then_makes_callers_wait(redis, redis_prefix) -> None:
