@@ -252,6 +252,8 @@ class Run:
             NUDGE_DECISIONS_FILE=str(self.tmp / "decisions.yaml"),
             NUDGE_DATA_DIR=str(self.tmp / f"worker{n}"),
             NUDGE_WEB_PORT=str(free_port()),
+            # A stable identity per worker, as the chart gives each pod: a restart rejoins without a rebalance.
+            NUDGE_GROUP_INSTANCE_ID=f"{self.name}-worker{n}",
         )
         proc = Proc(f"worker{n}", [NUDGE, "worker", "-l", "warn"], env, self.tmp / f"worker{n}.log")
         self.workers.append(proc.start())
