@@ -155,7 +155,9 @@ def install(
     metrics = PipelineMetrics.build(registry)
     raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": partitions}
     sources = [names.events, names.profiles, names.fanout] + ([] if replay else [names.ticks])
-    source = app.topic(*sources, **raw)
+    # internal: Faust creates missing ones (the worker's own fan-out and tick topics) with every partition
+    # before it subscribes; a broker would auto-create them with one, and a consumer would not see them for minutes
+    source = app.topic(*sources, internal=True, **raw)
     catalog = app.topic(names.catalog, key_serializer="raw", value_serializer="raw")
     fanout = app.topic(names.fanout, **raw)
     ticks = app.topic(names.ticks, **raw)

@@ -44,8 +44,10 @@ class Worker:
         self.prefix = f"{self.app_id}."
         self.tmp = tmp
         self.partitions = partitions
-        self.topics = [self.prefix + n for n in [*TOPICS, f"{self.app_id}.engine.catalog-fanout"]]
-        create_topics(admin, self.topics, partitions)
+        create_topics(admin, [self.prefix + n for n in TOPICS], partitions)
+        # the worker creates its internal topics itself; they are listed here to be deleted afterwards
+        internal = [f"{self.app_id}.engine.catalog-fanout", f"{self.app_id}.engine.ticks"]
+        self.topics = [self.prefix + n for n in [*TOPICS, *internal]]
         (tmp / "triggers.yaml").write_text(triggers)
         (tmp / "decisions.yaml").write_text(decisions)
         self.proc: subprocess.Popen[bytes] | None = None
