@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 import statistics
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
 from streams.bench import nudge_worker, workload
 from streams.bench.nudge_worker import Worker, topics_for
 from streams.bench.nudge_worker import _create as create_topics
+from streams.bench.policies import write_without_quiet_hours
 
 # Signups of new users are the probes: the example catalogue's `welcome` trigger turns each into a job at once.
 PROBE_EVERY = 10
@@ -90,7 +93,11 @@ def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds:
     create_topics(bootstrap, topics_for(prefix, app_id), partitions)
     watcher = JobWatcher(bootstrap, prefix + "notifications.jobs")
     watcher.start()
-    worker = Worker(bootstrap, prefix, app_id, partitions, replay=False)
+    # Live mode runs on the wall clock: without quiet hours, so probes are answered at any hour of the day.
+    policies = write_without_quiet_hours(Path(tempfile.mkdtemp(prefix="bench-latency-")) / "decisions.yaml")
+    worker = Worker(
+        bootstrap, prefix, app_id, partitions, replay=False, extra_env={"NUDGE_DECISIONS_FILE": str(policies)}
+    )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     events = prefix + "behavior.events"
     out: dict[int, dict[str, float]] = {}
@@ -159,3 +166,86 @@ def recovery_rate(bootstrap: str, prefix: str, app_id: str, partitions: int, tim
         raise RuntimeError(f"recovery of {records} records did not finish; log: {worker.log_path}")
     finally:
         worker.stop()
+
+
+TIMER_TRIGGERS = """
+triggers:
+  - {id: cart_abandoned, kind: absence, on: cart, stop: purchase, key: user, within: %ds,
+     message: {title: "Still thinking?", body: "Your cart is waiting"}}
+"""
+
+
+def timer_lateness(bootstrap: str, partitions: int, carts: int = 200, within_s: int = 2) -> dict[str, float]:
+    """How long after its deadline a live worker's absence timer turns into a job (ms, p50/p99/max).
+
+    Each probe is one new user's cart and nothing after it: its reminder is due `within_s` after the
+    cart's event time (= its send time), and only the wall-clock ticks of live mode can fire it. The
+    allowed lateness is 0 here: a worker deliberately waits its allowed lateness on top (60 s by default).
+    """
+    run = uuid.uuid4().hex[:8]
+    prefix, app_id = f"bench.{run}.", f"bench-timers-{run}"
+    nudge_worker.APPS.extend([app_id, prefix])
+    create_topics(bootstrap, topics_for(prefix, app_id), partitions)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-timers-"))
+    (tmp / "triggers.yaml").write_text(TIMER_TRIGGERS % within_s)
+    env = {
+        "NUDGE_ALLOWED_LATENESS_MS": "0",
+        "NUDGE_TRIGGERS_FILE": str(tmp / "triggers.yaml"),
+        "NUDGE_DECISIONS_FILE": str(write_without_quiet_hours(tmp / "decisions.yaml")),
+    }
+    watcher = JobWatcher(bootstrap, prefix + "notifications.jobs")
+    watcher.start()
+    worker = Worker(bootstrap, prefix, app_id, partitions, replay=False, extra_env=env)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    topic = prefix + "behavior.events"
+    try:
+        watcher.assigned.wait(30)
+        deadline = time.monotonic() + 120
+        while (
+            not watcher.seen.keys() & _carts(producer, topic, "warm", 5, 0.0, within_s, watcher, within_s + 3.0).keys()
+        ):
+            if time.monotonic() > deadline or worker.proc.poll() is not None:
+                raise RuntimeError(f"the timer worker never produced a job; log: {worker.log_path}")
+        due = _carts(producer, topic, "probe", carts, 5.0, within_s, watcher, within_s + 5.0)
+    finally:
+        worker.stop()
+        watcher.running = False
+        watcher.join(5)
+    late = sorted((watcher.seen[k] - at) * 1000 for k, at in due.items() if k in watcher.seen)
+    if not late:
+        raise RuntimeError(f"no reminder came back; log: {worker.log_path}")
+    return {
+        "p50_ms": statistics.median(late),
+        "p99_ms": late[min(len(late) - 1, int(len(late) * 0.99))],
+        "max_ms": late[-1],
+        "answered": len(late) / len(due),
+    }
+
+
+def _carts(
+    producer: Producer,
+    topic: str,
+    tag: str,
+    count: int,
+    spread_s: float,
+    within_s: int,
+    watcher: JobWatcher,
+    wait_s: float,
+) -> dict[bytes, float]:
+    """Publish `count` carts of new users over `spread_s`, wait `wait_s`; each user's reminder due time (s)."""
+    from schemas.codec import encode
+    from schemas.records import BehaviorEvent
+
+    due: dict[bytes, float] = {}
+    for _ in range(count):
+        user = f"{tag}-{uuid.uuid4().hex[:10]}"
+        at_ms = int(time.time() * 1000)
+        event = BehaviorEvent(event_id=f"{user}-cart", user_id=user, type="cart", event_time_ms=at_ms)
+        producer.produce(topic, encode(event), key=user.encode())
+        producer.poll(0)
+        due[user.encode()] = at_ms / 1000 + within_s
+        if spread_s:
+            time.sleep(spread_s / count)
+    producer.flush(30)
+    time.sleep(wait_s)
+    return due
