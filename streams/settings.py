@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
     allowed_lateness_ms: int = Field(60_000, ge=0)
+    tick_ms: int = Field(500, ge=50)  # live mode: how often idle partitions' stream time follows the wall clock
     attribution: bool = True  # feedback attribution + analytics.trigger_metrics in this worker; false = engine only
     fast_path: bool = True  # batches beneath Faust's per-event conductor, coalesced changelog; false = plain agent
     progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)

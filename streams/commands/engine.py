@@ -64,6 +64,7 @@ def register(app: faust.App, settings: Settings) -> None:
         prefix=settings.topic_prefix,
         replay=settings.replay,
         allowed_lateness_ms=settings.allowed_lateness_ms,
+        tick_seconds=settings.tick_ms / 1000,
         partitions=settings.topic_partitions,
         max_value_bytes=settings.dlq_max_value_bytes,
         attribution=settings.attribution,
