@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from streams.engine.config import Catalogue, Trigger
+from streams.engine.config import Catalogue, Match, Trigger
 from streams.engine.firing import Firing
 from streams.engine.kinds import arm_anniversary, on_event_kind, on_timer_kind
 from streams.engine.matching import EventLike, in_audience
@@ -52,6 +52,8 @@ class Engine:
         self.half_life_ms = min((t.half_life_ms for t in self.recommendations), default=7 * DAY_MS)
         self.lookback_ms = max((t.lookback_ms for t in self.recommendations), default=0)
         self.min_affinity = min((t.min_affinity for t in self.recommendations), default=0.0)
+        # Event type -> the event triggers that can act on it, in catalogue order (same firings, fewer calls).
+        self._by_type: dict[str, list[Trigger]] = {}
 
     def on_event(self, state: UserState, event: EventLike, now_ms: int) -> tuple[UserState, list[Firing]]:
         """Apply one behaviour event at stream time `now_ms`."""
@@ -62,14 +64,33 @@ class Engine:
         state, elapsed = self.on_time(state, t)
         self._aggregate(state, event)
         firings: list[Firing] = []
-        for trigger in self.event_triggers:
-            firings.extend(on_event_kind(trigger, state, event, now_ms))
+        triggers = self._by_type.get(event.type)
+        if triggers is None:
+            triggers = self._for_type(event.type)
+        for trigger in triggers:
+            fired = on_event_kind(trigger, state, event, now_ms)
+            if fired:
+                firings.extend(fired)
         if self.recommendations:
             self._learn(state, event)
-        return state, elapsed + self._admit(state, firings, t)
+        if firings:
+            elapsed = elapsed + self._admit(state, firings, t)
+        return state, elapsed
+
+    def _for_type(self, event_type: str) -> list[Trigger]:
+        """The event triggers that may act on an event of this type (cached for a bounded set of types)."""
+        triggers = [t for t in self.event_triggers if _acts_on(t, event_type)]
+        if len(self._by_type) < 1024:  # types come from input: bound the cache, not the answer
+            self._by_type[event_type] = triggers
+        return triggers
 
     def on_time(self, state: UserState, now_ms: int) -> tuple[UserState, list[Firing]]:
         """Fire every timer of this user due at or before `now_ms`, in due order."""
+        for timer in state.timers.values():
+            if timer[0] <= now_ms:
+                break
+        else:
+            return state, []  # nothing due (the common case): no sort, no admission
         due = sorted((v[0], k) for k, v in state.timers.items() if v[0] <= now_ms)
         firings: list[Firing] = []
         for at, key in due:
@@ -147,19 +168,25 @@ class Engine:
     def _learn(self, state: UserState, event: EventLike) -> None:
         t = event.event_time_ms
         weight = AFFINITY_WEIGHTS.get(event.type, 0.0)
-        for by, value in (("category", event.category), ("creator", event.creator)):
-            if weight and value is not None:
-                score = self.affinity(state, by, value, t) + weight
-                state.affinity[f"{by[0]}:{value}"] = [
-                    round(score, 4),
-                    max(t, state.affinity.get(f"{by[0]}:{value}", [0, 0])[1]),
-                ]
+        if weight:
+            affinity = state.affinity
+            for key in _affinity_keys(event):
+                entry = affinity.get(key)
+                if entry is None:
+                    affinity[key] = [round(0.0 + weight, 4), max(t, 0)]
+                else:
+                    decayed = entry[0] * 0.5 ** (max(0, t - entry[1]) / self.half_life_ms)
+                    affinity[key] = [round(decayed + weight, 4), max(t, entry[1])]
         trim_dict(state.affinity, MAX_AFFINITY, lambda v: v[0] * 0.5 ** ((t - v[1]) / self.half_life_ms))
+        recent = state.recent_items
         if event.type in RECENT_ITEM_TYPES and event.item_id is not None:
-            state.recent_items[event.item_id] = max(t, state.recent_items.get(event.item_id, 0))
-        for item in [i for i, seen in state.recent_items.items() if t - seen > self.lookback_ms]:
-            del state.recent_items[item]
-        trim_dict(state.recent_items, MAX_RECENT_ITEMS, lambda v: v)
+            recent[event.item_id] = max(t, recent.get(event.item_id, 0))
+        if recent:
+            oldest = t - self.lookback_ms
+            if min(recent.values()) < oldest:
+                for item in [i for i, seen in recent.items() if seen < oldest]:
+                    del recent[item]
+            trim_dict(recent, MAX_RECENT_ITEMS, lambda v: v)
 
     def _admit(self, state: UserState, firings: list[Firing], now_ms: int) -> list[Firing]:
         """Drop firings outside the audience, already fired, or inside the re-eligibility gap."""
@@ -179,3 +206,30 @@ class Engine:
         if admitted:
             expire_fired(state, now_ms)
         return admitted
+
+
+def _affinity_keys(event: EventLike) -> list[str]:
+    keys = []
+    if event.category is not None:
+        keys.append(f"c:{event.category}")
+    if event.creator is not None:
+        keys.append(f"c:{event.creator}")  # "creator"[0]: the key `affinity()` reads (shares the "c:" space)
+    return keys
+
+
+def _types_or_any(match: Match, event_type: str) -> bool:
+    return not match.types or event_type in match.types
+
+
+def _acts_on(trigger: Trigger, event_type: str) -> bool:
+    """Whether `on_event_kind` can change state or fire for an event of this type (mirrors kinds.py)."""
+    kind = trigger.kind
+    if kind in ("event", "inactivity"):
+        return _types_or_any(trigger.on, event_type)
+    if kind == "milestone":
+        return trigger.mode != "anniversary" and _types_or_any(trigger.on, event_type)
+    if kind == "absence":
+        return _types_or_any(trigger.stop, event_type) or _types_or_any(trigger.on, event_type)
+    if kind == "sequence":
+        return _types_or_any(trigger.on, event_type) or event_type in trigger.goal.types
+    return True

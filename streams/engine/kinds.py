@@ -81,12 +81,24 @@ def _inactivity(trigger: Trigger, state: UserState, event: EventLike, now_ms: in
     if trigger.on.types and not matches(trigger.on, event):
         return
     t = event.event_time_ms
-    for i, stage in enumerate(trigger.stages_ms):
-        key = f"{trigger.id}|s{i}"
-        current = state.timers.get(key)
+    timers = state.timers
+    for i, key, stage in _stages(trigger):
+        current = timers.get(key)
         if t + stage <= now_ms or (current is not None and current[0] - stage >= t):
             continue  # stale (late) activity, or newer activity already armed this stage
-        state.timers[key] = [t + stage, f"{i}@{t}", {"stage": str(i)}]
+        timers[key] = [t + stage, f"{i}@{t}", {"stage": str(i)}]
+
+
+_STAGES: dict[tuple[str, tuple[int, ...]], list[tuple[int, str, int]]] = {}
+
+
+def _stages(trigger: Trigger) -> list[tuple[int, str, int]]:
+    """(index, timer key, delay) of each stage, built once per trigger."""
+    found = _STAGES.get((trigger.id, trigger.stages_ms))
+    if found is None:
+        found = [(i, f"{trigger.id}|s{i}", stage) for i, stage in enumerate(trigger.stages_ms)]
+        _STAGES[(trigger.id, trigger.stages_ms)] = found
+    return found
 
 
 def _milestone(trigger: Trigger, state: UserState, event: EventLike) -> list[Firing]:

@@ -13,6 +13,7 @@ from streams.engine.state import UserState
 from streams.engine.timers import TimerIndex
 
 Loader = Callable[[str], UserState | None]
+_NONE: frozenset[str] = frozenset()
 
 
 class PartitionProcessor:
@@ -28,7 +29,9 @@ class PartitionProcessor:
         self.clock = clock
         self.timers = TimerIndex()
         self.fanout: dict[str, set[str]] = {}
-        self._keys: dict[str, set[str]] = {}
+        self.item_fanout: dict[str, set[str]] = {}  # item id -> users (the "i:<item>" keys)
+        self._tastes: dict[str, set[str]] = {}  # user -> its affinity keys in `fanout`
+        self._items: dict[str, set[str]] = {}  # user -> its item ids in `item_fanout`
         self.dirty: dict[str, UserState] = {}
         self.late_events = 0
 
@@ -58,12 +61,13 @@ class PartitionProcessor:
 
     def on_catalog(self, item: CatalogLike) -> list[Firing]:
         """Fan a catalogue update out to this partition's candidates via the index (no scan)."""
-        keys = [f"i:{item.item_id}"]
+        keys = []
         if item.category is not None:
             keys.append(f"c:{item.category}")
         if item.creator is not None:
             keys.append(f"r:{item.creator}")
-        candidates = sorted(set().union(*(self.fanout.get(k, set()) for k in keys)))
+        found = [self.item_fanout.get(item.item_id, _NONE), *(self.fanout.get(k, _NONE) for k in keys)]
+        candidates = sorted(set().union(*found))
         now = max(self.clock.now_ms, item.event_time_ms)
         firings: list[Firing] = []
         for user_id in candidates:
@@ -98,13 +102,32 @@ class PartitionProcessor:
         self._index(state)
 
     def _index(self, state: UserState) -> None:
-        self.timers.set(state.user_id, state.next_due())
-        keys = self.engine.index_keys(state)
-        old = self._keys.get(state.user_id, set())
-        if keys == old:
-            return
-        for key in old - keys:
-            self.fanout.get(key, set()).discard(state.user_id)
-        for key in keys - old:
-            self.fanout.setdefault(key, set()).add(state.user_id)
-        self._keys[state.user_id] = keys
+        user_id = state.user_id
+        self.timers.set(user_id, state.next_due())
+        if not self.engine.recommendations:
+            return  # no fan-out, no keys (what `Engine.index_keys` says)
+        # The keys of `Engine.index_keys` in two parts, each updated by its difference: most events
+        # change neither the affinities above the threshold nor the set of recent items.
+        minimum = self.engine.min_affinity
+        tastes = {k for k, v in state.affinity.items() if v[0] >= minimum}
+        old = self._tastes.get(user_id, _NONE)
+        if tastes != old:
+            for key in old - tastes:
+                self.fanout[key].discard(user_id)
+            for key in tastes - old:
+                self.fanout.setdefault(key, set()).add(user_id)
+            self._tastes[user_id] = tastes
+        items = state.recent_items.keys()
+        known = self._items.get(user_id)
+        if known is None:
+            if not items:
+                return
+            known = self._items[user_id] = set()
+        if items != known:
+            gone, new = known - items, items - known
+            for item in gone:
+                self.item_fanout[item].discard(user_id)
+            for item in new:
+                self.item_fanout.setdefault(item, set()).add(user_id)
+            known -= gone
+            known |= new

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from streams.engine.errors import StateError
 
 DAY_MS = 86_400_000
@@ -47,14 +49,32 @@ class UserState:
 
     def next_due(self) -> int | None:
         """Earliest timer deadline, or None."""
-        return min((t[0] for t in self.timers.values()), default=None)
+        timers = self.timers
+        return min([t[0] for t in timers.values()]) if timers else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict, leaving out empty fields."""
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if value or name == "user_id":
+        """Return a JSON-ready dict, leaving out empty fields (in field order)."""
+        out: dict[str, Any] = {"user_id": self.user_id}
+        for name, value in (
+            ("first_ms", self.first_ms),
+            ("last_ms", self.last_ms),
+            ("events", self.events),
+            ("purchases", self.purchases),
+            ("spend", self.spend),
+            ("last_by_type", self.last_by_type),
+            ("active_days", self.active_days),
+            ("counts", self.counts),
+            ("timers", self.timers),
+            ("fired", self.fired),
+            ("windows", self.windows),
+            ("streaks", self.streaks),
+            ("sequences", self.sequences),
+            ("affinity", self.affinity),
+            ("recent_items", self.recent_items),
+            ("profile", self.profile),
+            ("late_events", self.late_events),
+        ):
+            if value:
                 out[name] = value
         return out
 
@@ -68,15 +88,26 @@ class UserState:
 
     def to_bytes(self) -> bytes:
         """Compact JSON bytes for a table value."""
-        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        data = self.to_dict()
+        try:
+            out = orjson.dumps(data)
+        except TypeError:  # beyond orjson (non-str keys, ints over 64 bits): json's own output
+            out = b""
+        if not out or b"null" in out:  # orjson writes NaN/Infinity as null: let json keep them
+            out = json.dumps(data, separators=(",", ":")).encode()
+        return out
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UserState:
-        """Rebuild a state from `to_bytes` output."""
+        """Rebuild a state from `to_bytes` output (either encoder's)."""
         try:
-            return cls.from_dict(json.loads(data))
-        except ValueError as exc:
-            raise StateError(f"bad user state bytes: {exc}") from exc
+            loaded = orjson.loads(data)
+        except ValueError:  # NaN, Infinity, lone surrogates: valid for json, not for orjson
+            try:
+                loaded = json.loads(data)
+            except ValueError as exc:
+                raise StateError(f"bad user state bytes: {exc}") from exc
+        return cls.from_dict(loaded)
 
 
 def trim_dict(values: dict[str, Any], limit: int, rank: Any) -> None:

@@ -1,0 +1,38 @@
+"""Stored user states: the JSON written before orjson still loads; values orjson cannot carry round-trip via json."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from streams.engine.state import UserState
+from tests.unit.engine.test_state_and_timers import typical_user
+
+
+def old_format(state: UserState) -> bytes:
+    """What `to_bytes` wrote with the standard library (changelogs hold this)."""
+    return json.dumps(state.to_dict(), separators=(",", ":")).encode()
+
+
+def test_states_written_by_json_load_unchanged() -> None:
+    state = typical_user()
+    state.profile = {"first_name": "Zoë", "locale": "de", "attributes": {"tier": "gold"}}
+    assert b"\\u00eb" in old_format(state)  # json escaped non-ASCII; orjson writes UTF-8
+    assert UserState.from_bytes(old_format(state)) == state
+    assert json.loads(state.to_bytes()) == json.loads(old_format(state))
+
+
+def test_non_finite_spend_and_huge_counts_survive_a_round_trip() -> None:
+    state = UserState("u1", events=2**70, spend=math.inf, profile={"score": -math.inf})
+    data = state.to_bytes()
+    assert data == old_format(state)  # json's encoding: orjson would turn Infinity into null
+    back = UserState.from_bytes(data)
+    assert back.spend == math.inf and back.events == 2**70 and back.profile == {"score": -math.inf}
+    nan = UserState.from_bytes(old_format(UserState("u2", spend=math.nan)))
+    assert math.isnan(nan.spend)
+
+
+def test_to_dict_leaves_out_empty_fields_in_field_order() -> None:
+    state = UserState("u1", last_ms=5, events=1, recent_items={"i": 5}, late_events=1)
+    assert list(state.to_dict()) == ["user_id", "last_ms", "events", "recent_items", "late_events"]
+    assert UserState("u2").to_dict() == {"user_id": "u2"}
