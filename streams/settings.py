@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     fcm_project_id: str | None = None  # defaults to the service account's project
     fcm_credentials_file: str | None = None  # else GOOGLE_APPLICATION_CREDENTIALS
     fcm_endpoint: str | None = None  # e.g. http://127.0.0.1:9099 for the local endpoint; unset = Google
+    # FCM sends from N sender processes (firebase-admin's client is CPU-bound, ~3 ms/message); 0 = in the worker
+    fcm_sender_processes: int = Field(0, ge=0, le=64)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 

@@ -22,7 +22,7 @@ from connectors.delivery.metrics import build_metrics
 from connectors.delivery.pipeline import Deliverer, RetryPolicy
 from connectors.delivery.providers.base import Outcome, Provider, Send
 from connectors.delivery.providers.console import ConsoleProvider
-from connectors.delivery.providers.fcm import FcmProvider
+from connectors.delivery.providers.fcm_pool import FcmProcessPool
 from connectors.delivery.worker import DeliveryWorker, Topics
 from connectors.fcm_local.cluster import LocalFcmCluster
 from connectors.fcm_local.credentials import write_service_account
@@ -38,6 +38,9 @@ RATE_PER_S = 10_000.0
 BURST = 500
 # Two endpoint processes: one Python process is slower than the worker it serves on this kind of machine.
 FCM_PROCESSES = 2
+# firebase-admin's client costs ~3 ms of CPU per message here, ~15x the rest of the worker: the worker
+# sends through this many sender processes (NUDGE_FCM_SENDER_PROCESSES), one per core.
+SENDER_PROCESSES = 2
 
 
 class _TimedProvider:
@@ -104,6 +107,7 @@ async def measure(
     provider_name: str = "fcm",
     fcm_url: str | None = None,
     fcm_processes: int = FCM_PROCESSES,
+    sender_processes: int = SENDER_PROCESSES,
 ) -> dict[str, float]:
     """Deliver `jobs` one-device jobs (a fresh topic) through one worker and check every outcome.
 
@@ -143,7 +147,7 @@ async def measure(
         sink = open(os.devnull, "w")  # noqa: SIM115
         if provider_name == "fcm":
             creds = write_service_account(workdir / "sa.json", base_url, PROJECT)
-            inner: Provider = FcmProvider(PROJECT, str(creds), base_url)
+            inner: Provider = FcmProcessPool(PROJECT, str(creds), base_url, processes=sender_processes)
         else:
             inner = ConsoleProvider(sink)
         provider = _TimedProvider(inner)
@@ -178,6 +182,7 @@ async def measure(
             "per_second": round(len(seen) / elapsed, 1),
             "rate_limit_per_second": rate_per_s,
             "endpoint_processes": fcm_processes if provider_name == "fcm" and fcm_url is None else 0,
+            "sender_processes": sender_processes if provider_name == "fcm" else 0,
         }
     finally:
         with contextlib.suppress(Exception):
@@ -197,11 +202,12 @@ if __name__ == "__main__":
     name = sys.argv[2] if len(sys.argv) > 2 else "fcm"
     url = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
     procs = int(sys.argv[4]) if len(sys.argv) > 4 else FCM_PROCESSES
+    senders = int(sys.argv[5]) if len(sys.argv) > 5 else SENDER_PROCESSES
     rate = float(os.environ.get("NUDGE_DELIVERY_RATE_PER_SECOND", RATE_PER_S))
     result = asyncio.run(
         measure(
             "127.0.0.1:9092", "redis://127.0.0.1:6379/0", count, rate, provider_name=name, fcm_url=url,
-            fcm_processes=procs,
+            fcm_processes=procs, sender_processes=senders,
         )
     )  # fmt: skip
     print(result)

@@ -20,6 +20,7 @@ from connectors.delivery.pipeline import Deliverer, RetryPolicy
 from connectors.delivery.providers.base import Provider
 from connectors.delivery.providers.console import ConsoleProvider
 from connectors.delivery.providers.fcm import FcmProvider
+from connectors.delivery.providers.fcm_pool import FcmProcessPool
 from connectors.delivery.providers.webhook import WebhookProvider
 from connectors.delivery.worker import DeliveryWorker, Topics
 from connectors.fcm_local.credentials import write_service_account
@@ -44,6 +45,10 @@ def build_provider(settings: Settings) -> Provider:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         return WebhookProvider(settings.webhook_url or "", secret)
     creds = settings.fcm_credentials_file or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if settings.fcm_sender_processes:
+        return FcmProcessPool(
+            settings.fcm_project_id, creds, settings.fcm_endpoint, processes=settings.fcm_sender_processes
+        )
     return FcmProvider(settings.fcm_project_id, creds, settings.fcm_endpoint)
 
 

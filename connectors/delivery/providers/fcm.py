@@ -138,6 +138,12 @@ class FcmProvider:
             # thread while the first one already sends.
             self._more = asyncio.ensure_future(asyncio.to_thread(self._add_lanes))
 
+    async def ready(self) -> None:
+        """Wait until every lane's client is built (start() returns after the first one)."""
+        if self._more is not None:
+            await self._more
+            self._more = None
+
     def _new_app(self, lane: int) -> firebase_admin.App:
         # One credential object for every app: one OAuth token, refreshed once for all of them.
         app = firebase_admin.initialize_app(self._cred, self._options, name=f"nudge-{self._run}-{lane}")
