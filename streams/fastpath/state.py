@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,17 @@ class PartitionMarker:
 
     def __init__(self, topic: str, partition: int) -> None:
         self.message = _Origin(topic, partition)
+
+
+@contextlib.contextmanager
+def in_partition(source_topic: str, partition: int) -> Iterator[None]:
+    """Make table reads and writes in this block use `partition` (a store opens one database per partition)."""
+    marker = PartitionMarker(source_topic, partition)
+    token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 async def write_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]) -> int:

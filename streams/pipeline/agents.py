@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import faust
 from prometheus_client import CollectorRegistry, Counter
@@ -22,7 +22,7 @@ from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
 from streams.fastpath.state import write_partition
-from streams.pipeline.feedback import install_feedback, relevant_event
+from streams.pipeline.feedback import EVENT, Rekeyer, install_feedback, relevant_types
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import Runtime
@@ -81,6 +81,7 @@ class Outbox:
 
     messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
     job_read_at: list[float] = field(default_factory=list)
+    rekeyed: list[tuple[str, bytes]] = field(default_factory=list)  # (user id, event) for attribution
 
 
 def step(
@@ -95,7 +96,7 @@ def step(
     value: bytes | None,
     read_at: float,
     out: Outbox,
-    feedback: Callable[[BehaviorEvent], bool] | None = None,
+    feedback: frozenset[str] | None = None,  # event types attribution needs (with any job id): relevant_types()
 ) -> None:
     """Validate one input message, run it through the engine and the decisions, and queue what it produced."""
     wall_ms = int(read_at * 1000)
@@ -105,8 +106,12 @@ def step(
         metrics.dead_letters.labels(topic, record.error_kind).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(record)))
         return
-    if feedback is not None and isinstance(record, BehaviorEvent) and feedback(record):
-        out.messages.append((names.by_user, record.user_id.encode(), value or b""))  # to attribution, re-keyed
+    if (
+        feedback is not None
+        and isinstance(record, BehaviorEvent)
+        and (record.job_id is not None or record.type in feedback)
+    ):
+        out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
     lane = runtime.lane(partition)
     late_before = lane.proc.late_events
     try:
@@ -179,10 +184,11 @@ def install(
         allowed_lateness_ms=allowed_lateness_ms,
         max_value_bytes=max_value_bytes,
     )
-    feedback = partial(relevant_event, cfg=AnalyticsConfig()) if attribution else None
+    feedback = relevant_types(AnalyticsConfig()) if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
     progress = ProgressFile(progress_file)
     unconfirmed: list[asyncio.Future] = []
+    rekeyer = Rekeyer(app, names.by_user, partitions)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
@@ -201,8 +207,11 @@ def install(
             step(runtime, metrics, names, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
                  time.time(), out, feedback)  # fmt: skip
         # Outputs are acknowledged before state is written: a crash in between re-sends the same ids, never loses one.
-        if out.messages:
-            sent = [await output(t).send(key=k, value=v) for t, k, v in out.messages]
+        if out.messages or out.rekeyed:
+            send = app.producer.send  # same bytes and partitioner as Topic.send, without its per-message objects
+            sent = [await send(t, k, v, None, None, None) for t, k, v in out.messages]
+            if out.rekeyed:
+                sent.extend(await rekeyer.send(out.rekeyed, EVENT))
             if fast_path:
                 unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
             else:
@@ -231,6 +240,7 @@ def install(
         for partition, count in runtime.timer_counts().items():
             metrics.timer_index.labels(str(partition)).set(count)
 
+    routes = None
     if fast_path:
         # Fetched batches skip the per-event conductor; state reaches the changelog once per key per commit.
         routes = fastpath.enable(app)
@@ -262,6 +272,7 @@ def install(
                 await ticks.send(key=b"tick", value=b"", partition=partition)
 
     if attribution:
-        install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes)
+        install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes, rekeyer=rekeyer,
+                         fast_path=routes)  # fmt: skip
     install_web(app, registry, metrics, names=set(sources))
     return runtime

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -16,6 +17,8 @@ from schemas.records import BehaviorEvent, DeadLetter, DeliveryResult, Notificat
 from schemas.topics import dlq_for
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution, attribute, prune
 from streams.analytics.metrics import MetricsBoard
+from streams.fastpath.pack import KeyPartitioner, pack, unpack
+from streams.fastpath.state import in_partition, write_partition
 from streams.pipeline.tables import in_partition_of
 from streams.validation import check_record
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 # Windows older than this behind a trigger's newest one no longer change: dropped to bound the board.
 BOARD_RETENTION_MS = 35 * 86_400_000
 EXPECTED = {"decisions": NotificationDecision, "delivery": DeliveryResult}
+COUNTS_PER_MESSAGE = 5_000  # ~300 KB of counts JSON: well under the broker's message limit
+OTHER, EVENT = 0, 1  # tags of re-keyed entries: an EVENT is a BehaviorEvent, skipped unread for users with no touch
 
 
 def relevant_event(event: BehaviorEvent, cfg: AnalyticsConfig) -> bool:
@@ -36,6 +41,12 @@ def relevant_event(event: BehaviorEvent, cfg: AnalyticsConfig) -> bool:
         or event.type in cfg.conversion_types
         or any(event.type in goals for goals in cfg.trigger_conversion_types.values())
     )
+
+
+def relevant_types(cfg: AnalyticsConfig) -> frozenset[str]:
+    """Event types that can change a count whatever their job id (goals and activity): `relevant_event` as a set."""
+    goals = {t for types in cfg.trigger_conversion_types.values() for t in types}
+    return frozenset({*cfg.activity_types, *cfg.conversion_types, *goals})
 
 
 def encode_counts(counts: list[Count]) -> bytes:
@@ -73,6 +84,181 @@ def _time_of(record: Any) -> int:
     return record.at_ms if isinstance(record, DeliveryResult) else record.event_time_ms
 
 
+def _encode_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def encode_state(state: UserAttribution | MetricsBoard) -> bytes:
+    return _encode_json(state.to_dict())
+
+
+class Rekeyer:
+    """Sends (user id, encoded record) pairs to the user's by-user partition, packed: one produce per partition."""
+
+    def __init__(self, app: faust.App, topic: str, partitions: int) -> None:
+        self.app = app
+        self.topic = topic
+        self.partition_of = KeyPartitioner(partitions)
+
+    async def send(self, items: Sequence[tuple[str, bytes]], tag: int) -> list[asyncio.Future]:
+        """Queue the records; returns the producer's futures (confirm them before committing their inputs)."""
+        by_partition: dict[int, list[tuple[int, bytes, bytes]]] = defaultdict(list)
+        partition_of = self.partition_of
+        for user_id, value in items:
+            by_partition[partition_of(user_id)].append((tag, user_id.encode(), value))
+        send = self.app.producer.send
+        return [
+            await send(self.topic, None, message, partition, None, None)
+            for partition, values in by_partition.items()
+            for message in pack(values)
+        ]
+
+
+class Attribution:
+    """The attribution stage on fetched batches of by-user records.
+
+    A user's state is read once per flush interval and kept in memory until the flush, which sends the
+    counts coalesced per trigger, waits for them, then writes each changed state once to the table
+    (store and changelog). Before the offset commit: a crash re-attributes from the last written state.
+    """
+
+    def __init__(self, app: faust.App, users: Any, names: EngineTopics, metrics: PipelineMetrics,
+                 cfg: AnalyticsConfig) -> None:  # fmt: skip
+        self.app = app
+        self.users = users
+        self.source = names.by_user
+        self.counts_topic = names.counts
+        self.metrics = metrics
+        self.cfg = cfg
+        self.states: dict[int, dict[str, UserAttribution]] = defaultdict(dict)
+        self.stored: dict[int, dict[str, bytes | None]] = defaultdict(dict)  # as read, to skip unchanged writes
+        self.pending: dict[str, list[Count]] = defaultdict(list)
+        self.unconfirmed: list[asyncio.Future] = []  # re-keyed decisions and deliveries, and dead letters
+
+    def apply(self, partition: int, messages: Sequence[Any]) -> None:
+        """Attribute the records of one partition's by-user messages (key, value), in order."""
+        states, stored, pending, cfg = self.states[partition], self.stored[partition], self.pending, self.cfg
+        names: Counter[str] = Counter()
+        with in_partition(self.source, partition):
+            for msg in messages:
+                for tag, key, value in unpack(msg.value, msg.key):
+                    user_id = key.decode()
+                    state = states.get(user_id)
+                    if state is None:
+                        raw = self.users.get(key)
+                        stored[user_id] = raw
+                        state = UserAttribution.from_dict(json.loads(raw)) if raw else UserAttribution()
+                        states[user_id] = state
+                    if tag == EVENT and not state.touches:
+                        continue  # no touch to prune, count or change: the event cannot do anything (most views)
+                    try:
+                        record = codec.decode(value)
+                    except SchemaError:
+                        continue  # validated before re-keying; nothing else writes this topic
+                    prune(state, _time_of(record), cfg)
+                    for count in attribute(state, record, cfg):
+                        pending[count.trigger_id].append(count)
+                        names[count.name] += 1
+        for name, n in names.items():
+            self.metrics.attribution_counts.labels(name).inc(n)
+
+    async def flush(self) -> None:
+        """Counts out and confirmed, then each changed state written once."""
+        send = self.app.producer.send
+        futures, self.unconfirmed = self.unconfirmed, []
+        for trigger_id, counts in self.pending.items():
+            for i in range(0, len(counts), COUNTS_PER_MESSAGE):
+                value = encode_counts(counts[i : i + COUNTS_PER_MESSAGE])
+                futures.append(await send(self.counts_topic, trigger_id.encode(), value, None, None, None))
+        self.pending.clear()
+        if futures:
+            await asyncio.gather(*futures)
+        for partition, states in self.states.items():
+            stored = self.stored[partition]
+            items = []
+            for user_id, state in states.items():
+                before = stored.get(user_id)
+                if before is None and not state.touches:
+                    continue  # nothing stored and nothing to store: reads give the same empty state
+                value = encode_state(state)
+                if value != before:
+                    items.append((user_id.encode(), value))
+            if items:
+                await write_partition(self.users, self.source, partition, items)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the in-memory states (after a flush or a rebalance); the table holds what was written."""
+        self.states.clear()
+        self.stored.clear()
+
+
+class Boards:
+    """The per-trigger aggregation on fetched batches of counts: boards kept in memory until the flush.
+
+    The flush publishes the touched cells' TriggerMetrics, waits for them, then writes each changed
+    board once, with the offset of the next counts message it needs: counts a crash makes Faust redeliver
+    (written to the board, offset not yet committed) are skipped, so no count is added twice.
+    """
+
+    def __init__(self, app: faust.App, boards: Any, names: EngineTopics, metrics: PipelineMetrics,
+                 cfg: AnalyticsConfig) -> None:  # fmt: skip
+        self.app = app
+        self.boards = boards
+        self.source = names.counts
+        self.out_topic = names.trigger_metrics
+        self.metrics = metrics
+        self.cfg = cfg
+        self.loaded: dict[int, dict[bytes, MetricsBoard]] = defaultdict(dict)
+        self.touched: dict[int, dict[bytes, set[tuple[str, str, int]]]] = defaultdict(dict)
+        self.next_offset: dict[int, dict[bytes, int]] = defaultdict(dict)
+
+    def apply(self, partition: int, messages: Sequence[Any]) -> None:
+        """Add one partition's counts messages (key: trigger id) to their boards."""
+        loaded, touched, next_offset = self.loaded[partition], self.touched[partition], self.next_offset[partition]
+        with in_partition(self.source, partition):
+            for msg in messages:
+                key = msg.key
+                board = loaded.get(key)
+                if board is None:
+                    stored = self.boards.get(key)
+                    data = json.loads(stored) if stored else {}
+                    board = MetricsBoard.from_dict(data) if data else MetricsBoard(self.cfg.window_ms)
+                    loaded[key] = board
+                    touched[key] = set()
+                    next_offset[key] = int(data.get("o", -1))  # boards the plain agent wrote have none
+                if msg.offset < next_offset[key]:
+                    continue  # already in the stored board
+                touched[key] |= add_to_board(board, decode_counts(msg.value))
+                next_offset[key] = msg.offset + 1
+
+    async def flush(self) -> None:
+        """TriggerMetrics of the touched cells out and confirmed, then each changed board written once."""
+        send = self.app.producer.send
+        futures = []
+        now_ms = int(time.time() * 1000)
+        for partition, loaded in self.loaded.items():
+            for key, board in loaded.items():
+                for record in board.records(now_ms, {k for k in self.touched[partition][key] if k in board.cells}):
+                    out_key = f"{record.trigger_id}|{record.variant}|{record.window_start_ms}".encode()
+                    futures.append(await send(self.out_topic, out_key, codec.encode(record), None, None, None))
+        if futures:
+            self.metrics.trigger_metrics_out.inc(len(futures))
+            await asyncio.gather(*futures)
+        for partition, loaded in self.loaded.items():
+            next_offset = self.next_offset[partition]
+            items = [(key, _encode_json({**board.to_dict(), "o": next_offset[key]})) for key, board in loaded.items()]
+            if items:
+                await write_partition(self.boards, self.source, partition, items)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the in-memory boards (after a flush or a rebalance); the table holds what was written."""
+        self.loaded.clear()
+        self.touched.clear()
+        self.next_offset.clear()
+
+
 def install_feedback(
     app: faust.App,
     names: EngineTopics,
@@ -80,11 +266,16 @@ def install_feedback(
     *,
     partitions: int,
     max_value_bytes: int,
+    rekeyer: Rekeyer,
     cfg: AnalyticsConfig | None = None,
     batch_size: int = 1000,
     batch_seconds: float = 0.1,
+    fast_path: Any = None,
 ) -> None:
-    """Add the three attribution stages: re-key by user, attribute per user, aggregate per trigger."""
+    """Add the three attribution stages: re-key by user, attribute per user, aggregate per trigger.
+
+    With `fast_path` (the BatchRoutes of the app's consumer), the first two run on fetched batches.
+    """
     cfg = cfg or AnalyticsConfig()
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     # behaviour events reach by_user from the engine agent, which reads and validates them anyway
@@ -93,28 +284,33 @@ def install_feedback(
     by_user = app.topic(names.by_user, partitions=partitions, internal=True, **raw)
     counts_topic = app.topic(names.counts, partitions=partitions, internal=True, **raw)
     out_topic = app.topic(names.trigger_metrics, **raw)
-    dlqs = {t: app.topic(dlq_for(t), **raw) for t in (names.decisions, names.delivery)}
     kinds = {names.decisions: "decisions", names.delivery: "delivery"}
     users = app.Table("attribution", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     boards = app.Table("trigger-metrics", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+    stage = Attribution(app, users, names, metrics, cfg)
+    totals = Boards(app, boards, names, metrics, cfg)
+
+    async def rekey_records(batch: Sequence[Any]) -> list[asyncio.Future]:
+        # Producers partition users differently (librdkafka crc32, Java/aiokafka murmur2): re-key with
+        # one partitioner so a user's decisions, deliveries and events meet in one partition.
+        sends, items = [], []
+        now_ms = int(time.time() * 1000)
+        for msg in batch:
+            record = check_record(msg.value, msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                                  now_ms=now_ms, expected=EXPECTED[kinds[msg.topic]],
+                                  max_value_bytes=max_value_bytes)  # fmt: skip
+            if isinstance(record, DeadLetter):
+                metrics.dead_letters.labels(msg.topic, record.error_kind).inc()
+                letter = codec.encode(record)
+                sends.append(await app.producer.send(dlq_for(msg.topic), msg.key, letter, None, None, None))
+                continue
+            items.append((record.user_id, msg.value))
+        return sends + await rekeyer.send(items, OTHER)
 
     @app.agent(inputs, name=f"{app.conf.id}.attribution-rekey")
     async def rekey(stream: faust.StreamT) -> None:
-        # Producers partition users differently (librdkafka crc32, Java/aiokafka murmur2): re-key with
-        # one partitioner so a user's decisions, deliveries and events meet in one partition.
         async for batch in stream.take_events(batch_size, within=batch_seconds):
-            sends = []
-            now_ms = int(time.time() * 1000)
-            for event in batch:
-                msg = event.message
-                record = check_record(event.value, msg.key, topic=msg.topic, partition=msg.partition,
-                                      offset=msg.offset, now_ms=now_ms, expected=EXPECTED[kinds[msg.topic]],
-                                      max_value_bytes=max_value_bytes)  # fmt: skip
-                if isinstance(record, DeadLetter):
-                    metrics.dead_letters.labels(msg.topic, record.error_kind).inc()
-                    sends.append(await dlqs[msg.topic].send(key=msg.key, value=codec.encode(record)))
-                    continue
-                sends.append(await by_user.send(key=record.user_id.encode(), value=event.value))
+            sends = await rekey_records([event.message for event in batch])
             if sends:
                 await asyncio.gather(*sends)
 
@@ -125,16 +321,17 @@ def install_feedback(
             last: dict[str, faust.EventT] = {}
             records = []
             for event in batch:
-                try:
-                    record = codec.decode(event.value)
-                except SchemaError:
-                    continue  # validated before re-keying; nothing else writes this topic
-                user_id = record.user_id
-                if user_id not in states:
-                    stored = users.get(user_id.encode())
-                    states[user_id] = UserAttribution.from_dict(json.loads(stored)) if stored else UserAttribution()
-                last[user_id] = event
-                records.append((user_id, record, _time_of(record)))
+                for _, _, value in unpack(event.value, event.message.key):
+                    try:
+                        record = codec.decode(value)
+                    except SchemaError:
+                        continue  # validated before re-keying; nothing else writes this topic
+                    user_id = record.user_id
+                    if user_id not in states:
+                        stored = users.get(user_id.encode())
+                        states[user_id] = UserAttribution.from_dict(json.loads(stored)) if stored else UserAttribution()
+                    last[user_id] = event
+                    records.append((user_id, record, _time_of(record)))
             grouped = attribute_batch(states, records, cfg)
             for trigger_id, counts in grouped.items():
                 for c in counts:
@@ -142,7 +339,29 @@ def install_feedback(
                 await counts_topic.send(key=trigger_id.encode(), value=encode_counts(counts))
             for user_id, state in states.items():
                 with in_partition_of(last[user_id]):
-                    users[user_id.encode()] = json.dumps(state.to_dict(), separators=(",", ":")).encode()
+                    users[user_id.encode()] = encode_state(state)
+
+    if fast_path is not None:
+        # The agents above stay subscribed (Faust assigns and commits their topics) but see no events:
+        # fetched batches go to these handlers, and the flush runs before each offset commit.
+        async def rekey_batch(batch: Sequence[Any]) -> None:
+            stage.unconfirmed.extend(await rekey_records(batch))
+
+        async def attribute_batch_of(batch: Sequence[Any]) -> None:
+            stage.apply(batch[0].partition, batch)
+
+        async def aggregate_batch(batch: Sequence[Any]) -> None:
+            totals.apply(batch[0].partition, batch)
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
+            stage.forget()  # re-read from the recovered tables on next use
+            totals.forget()
+
+        fast_path.route([names.decisions, names.delivery], rekey_batch)
+        fast_path.route([names.by_user], attribute_batch_of)
+        fast_path.route([names.counts], aggregate_batch)
+        fast_path.flushers.extend([stage.flush, totals.flush])
 
     @app.agent(counts_topic, name=f"{app.conf.id}.trigger-metrics")
     async def aggregate(stream: faust.StreamT) -> None:
@@ -156,4 +375,4 @@ def install_feedback(
                 out_key = f"{record.trigger_id}|{record.variant}|{record.window_start_ms}".encode()
                 await out_topic.send(key=out_key, value=codec.encode(record))
                 metrics.trigger_metrics_out.inc()
-            boards[key] = json.dumps(board.to_dict(), separators=(",", ":")).encode()
+            boards[key] = encode_state(board)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import random
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.codec import encode
 from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution
 from streams.analytics.metrics import MetricsBoard
+from streams.fastpath.pack import pack
+from streams.pipeline.agents import EngineTopics
 from streams.pipeline.feedback import (
     BOARD_RETENTION_MS,
+    EVENT,
+    OTHER,
+    Attribution,
+    _time_of,
     add_to_board,
     attribute_batch,
     decode_counts,
     encode_counts,
+    encode_state,
     relevant_event,
+    relevant_types,
 )
+from streams.pipeline.metrics import PipelineMetrics
 
 CFG = AnalyticsConfig()
 AT = 1_717_243_200_000  # 2024-06-01T12:00Z
@@ -83,3 +101,62 @@ def test_only_events_that_can_change_a_count_go_to_attribution() -> None:
     assert relevant_event(event("u", "notification_clicked", AT, "j"), CFG)
     assert relevant_event(event("u", "view", AT), CFG)  # retention: active again after a push
     assert not relevant_event(event("u", "signup", AT), CFG)
+
+
+def test_relevant_types_is_relevant_event_as_a_set() -> None:
+    types = relevant_types(CFG)
+    for type_ in ["view", "cart", "fav", "purchase", "app_open", "signup", "search", "notification_opened"]:
+        for job in (None, "j1"):
+            e = event("u1", type_, AT, job)
+            assert relevant_event(e, CFG) == (job is not None or type_ in types), (type_, job)
+
+
+def mixed_records(seed: int, users: int = 30, count: int = 1_500) -> list[Any]:
+    """Decisions, deliveries and events of a few users, times mostly rising, some late."""
+    rng = random.Random(seed)
+    out: list[Any] = []
+    at = AT
+    for i in range(count):
+        at += rng.randint(0, 3 * 3_600_000)
+        user = f"u{rng.randrange(users)}"
+        job = f"j{rng.randrange(count // 10)}"
+        kind = rng.random()
+        when = at - rng.randint(0, 2 * DAY) if rng.random() < 0.1 else at
+        if kind < 0.1:
+            outcome = rng.choice(["queued", "holdout", "suppressed", "expired"])
+            out.append(NotificationDecision(decision_id=f"d{i}", job_id=job, firing_id="f", user_id=user,
+                                            trigger_id=rng.choice(["promo", "reengage"]), variant="a", outcome=outcome,
+                                            event_time_ms=when))  # fmt: skip
+        elif kind < 0.15:
+            out.append(DeliveryResult(job_id=job, user_id=user, trigger_id="promo", variant="a", provider="fcm",
+                                      status="sent", attempt=1, at_ms=when))  # fmt: skip
+        else:
+            type_ = rng.choice(["view"] * 12 + ["cart", "fav", "purchase", "app_open", "notification_opened",
+                                                "notification_clicked"])  # fmt: skip
+            out.append(event(user, type_, when, job if type_.startswith("notification") else None))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_batch_stage_counts_and_keeps_what_attribute_batch_does(seed: int) -> None:
+    records = mixed_records(seed)
+    expected_states: dict[str, UserAttribution] = {}
+    expected = attribute_batch(expected_states, [(r.user_id, r, _time_of(r)) for r in records], CFG)
+    users: dict[bytes, bytes] = {}
+    stage = Attribution(None, users, EngineTopics.named("", "app"), PipelineMetrics.build(CollectorRegistry()), CFG)  # type: ignore[arg-type]
+    entries = [(EVENT if isinstance(r, BehaviorEvent) else OTHER, r.user_id.encode(), encode(r)) for r in records]
+    messages = [SimpleNamespace(key=None, value=m) for m in pack(entries, chunk_bytes=4_000)]
+    half = len(messages) // 2
+    stage.apply(0, messages[:half])
+    # a flush in between: changed states go to the table, memory is dropped and re-read from it
+    users.update({u.encode(): encode_state(s) for u, s in stage.states[0].items() if s.touches or u.encode() in users})
+    counted = {t: list(c) for t, c in stage.pending.items()}
+    stage.pending.clear()
+    stage.forget()
+    stage.apply(0, messages[half:])
+    for t, c in stage.pending.items():
+        counted.setdefault(t, []).extend(c)
+    users.update({u.encode(): encode_state(s) for u, s in stage.states[0].items() if s.touches or u.encode() in users})
+    assert counted == dict(expected) and sum(map(len, counted.values())) > 50
+    kept = {u: s.to_dict() for u, s in expected_states.items() if s.touches}
+    assert {k.decode(): json.loads(v) for k, v in users.items() if json.loads(v)["t"]} == kept

@@ -1,0 +1,127 @@
+"""Attribution across a restart mid-stream: every count arrives exactly once (fast path killed, plain path stopped)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
+from tests.integration.pipeline.worker import Worker
+from tests.unit.decisions.support import ms
+
+TRIGGERS = """
+triggers:
+  - {id: first_fav, kind: event, on: fav, occurrence: first}
+"""
+DECISIONS = """
+default_holdout_pct: 0
+budget: {max: 10, per: 24h, min_gap: 0}
+templates:
+  first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
+"""
+TREATED, CONTROL, BYSTANDERS = 300, 60, 1_500
+AT = ms("2024-06-02T12:00")
+FUNNEL = ("fired", "holdout", "sent", "delivered", "opened", "clicked", "converted", "retained", "holdout_converted")
+
+
+@pytest.fixture
+def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Worker]:
+    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=3)
+    yield run
+    run.close()
+
+
+def touches() -> tuple[list[NotificationDecision], list[DeliveryResult]]:
+    decisions, deliveries = [], []
+    for i in range(TREATED + CONTROL):
+        user, job = f"att-{i}", f"job-{i}"
+        held = i >= TREATED
+        decisions.append(NotificationDecision(decision_id=f"d{i}", job_id=job, firing_id=f"f{i}", user_id=user,
+                                              trigger_id="promo", variant="holdout" if held else "a",
+                                              outcome="holdout" if held else "queued", event_time_ms=AT))  # fmt: skip
+        if not held:
+            deliveries.append(DeliveryResult(job_id=job, user_id=user, trigger_id="promo", variant="a", provider="fcm",
+                                             status="sent", attempt=1, at_ms=AT + 1_000))  # fmt: skip
+    return decisions, deliveries
+
+
+def feedback() -> list[BehaviorEvent]:
+    """Opens and clicks, a view and a purchase per touched user, among many views of users never touched."""
+    out = []
+    for i in range(TREATED + CONTROL):
+        user, job, t = f"att-{i}", f"job-{i}", AT + 60_000
+        if i < TREATED:
+            out.append(BehaviorEvent(event_id=f"o{i}", user_id=user, type="notification_opened", event_time_ms=t,
+                                     job_id=job))  # fmt: skip
+            out.append(BehaviorEvent(event_id=f"c{i}", user_id=user, type="notification_clicked",
+                                     event_time_ms=t + 1_000, job_id=job))  # fmt: skip
+        out.append(BehaviorEvent(event_id=f"v{i}", user_id=user, type="view", event_time_ms=t + 2_000, item_id="i1"))
+        out.append(BehaviorEvent(event_id=f"p{i}", user_id=user, type="purchase", event_time_ms=t + 3_000,
+                                 item_id="i1"))  # fmt: skip
+        for j in range(BYSTANDERS // (TREATED + CONTROL)):
+            out.append(BehaviorEvent(event_id=f"b{i}-{j}", user_id=f"by-{i}-{j}", type="view",
+                                     event_time_ms=t + 2_000 + j, item_id="i2"))  # fmt: skip
+    return out
+
+
+def funnel(worker: Worker) -> dict[str, tuple[int, ...]]:
+    """Latest TriggerMetrics per variant of the one window, as a tuple of the FUNNEL counts."""
+    latest: dict[str, TriggerMetrics] = {}
+    for m in worker.read("analytics.trigger_metrics", TriggerMetrics):
+        assert m.trigger_id == "promo" and m.window_start_ms == ms("2024-06-02T00:00")
+        latest[m.variant] = m
+    return {v: tuple(getattr(m, name) for name in FUNNEL) for v, m in latest.items()}
+
+
+def processed(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_text())["count"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+@pytest.mark.parametrize(("fast_path", "sig"), [("true", signal.SIGKILL), ("false", signal.SIGTERM)])
+def test_a_restart_mid_stream_neither_loses_nor_double_counts(
+    worker: Worker, tmp_path: Path, fast_path: str, sig: signal.Signals
+) -> None:
+    progress = tmp_path / "progress.json"
+    env = {"NUDGE_FAST_PATH": fast_path, "NUDGE_PROGRESS_FILE": str(progress)}
+    decisions, deliveries = touches()
+    worker.produce("notifications.decisions", decisions)
+    worker.start("w1", **env)
+    # a delivery read before its decision makes the touch without a "fired": decisions first
+    queued = (TREATED, 0, TREATED, 0, 0, 0, 0, 0, 0)
+    worker.wait_for("decisions counted", lambda: funnel(worker).get("a") == queued, timeout=120)
+    worker.produce("notifications.delivery", deliveries)
+    sent = (TREATED, 0, TREATED, TREATED, 0, 0, 0, 0, 0)
+    worker.wait_for("deliveries counted", lambda: funnel(worker).get("a") == sent, timeout=120)
+    events = feedback()
+    worker.produce("behavior.events", events)
+    deadline = time.monotonic() + 60
+    while processed(progress) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.proc is not None
+    worker.proc.send_signal(sig)  # mid-stream: some events attributed, some not, offsets partly committed
+    worker.proc.wait(timeout=60)
+    assert 0 < processed(progress) < len(events), "the restart was not mid-stream"
+    worker.start("w2", **env)
+    expected = {
+        "a": (TREATED, 0, TREATED, TREATED, TREATED, TREATED, TREATED, TREATED, CONTROL),
+        "holdout": (CONTROL, CONTROL, 0, 0, 0, 0, CONTROL, CONTROL, CONTROL),
+    }
+
+    def settled() -> bool:
+        seen = funnel(worker)
+        for variant, counts in seen.items():  # a count past the expected one was added twice: fail now
+            assert all(s <= e for s, e in zip(counts, expected[variant], strict=True)), (variant, counts)
+        return seen == expected
+
+    worker.wait_for("every count after the restart", settled, timeout=180)
+    time.sleep(4)  # longer than a commit interval: nothing redone later adds to a count
+    assert funnel(worker) == expected
