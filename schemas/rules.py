@@ -80,6 +80,19 @@ def _amount(record: Any, *names: str) -> None:
 
 
 def _event(r: BehaviorEvent, now_ms: int | None) -> None:
+    # The checks of _user, _present, _time and _amount inline (once per input event); the slow path
+    # below raises the same errors in the same order.
+    t, price = r.event_time_ms, r.price
+    if (
+        r.user_id
+        and r.event_id
+        and r.type
+        and (t is None or (t >= MIN_TIME_MS and (now_ms is None or t <= now_ms + MAX_FUTURE_MS)))
+        and (price is None or (price.__class__ is float and 0 <= price < math.inf))
+        and (r.quantity is None or r.quantity >= 0)
+        and not r.user_id.isspace()
+    ):
+        return
     _user(r)
     _present(r, "event_id", "type")
     _time(r, "event_time_ms", now_ms)

@@ -19,6 +19,7 @@ T = TypeVar("T")
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
 DEAD_LETTERS_METRIC = "nudge_dead_letters_total"
 EMPTY_VALUE = "empty_value"
+_CODEC = default_codec()
 
 
 def check_record(
@@ -34,29 +35,32 @@ def check_record(
     codec: Codec | None = None,
 ) -> T | DeadLetter:
     """Decode and validate one input record; anything wrong comes back as a DeadLetter saying why."""
-
-    def dead(error: str, kind: str) -> DeadLetter:
-        return DeadLetter(
-            source_topic=topic,
-            partition=partition,
-            offset=offset,
-            key=key,
-            value=value or b"",
-            error=error,
-            error_kind=kind,
-            at_ms=now_ms,
-        )
-
     if not value:
-        return dead("record has no value", EMPTY_VALUE)
+        return _dead(topic, partition, offset, key, value, now_ms, "record has no value", EMPTY_VALUE)
     if len(value) > max_value_bytes:
-        return dead(f"value of {len(value)} bytes is over the limit of {max_value_bytes}", "oversized")
+        error = f"value of {len(value)} bytes is over the limit of {max_value_bytes}"
+        return _dead(topic, partition, offset, key, value, now_ms, error, "oversized")
     try:
-        record = (codec or default_codec()).decode(value, expected)
+        record = (codec or _CODEC).decode(value, expected)
         validate(record, now_ms=now_ms)
     except SchemaError as exc:
-        return dead(str(exc), exc.kind)
+        return _dead(topic, partition, offset, key, value, now_ms, str(exc), exc.kind)
     return record
+
+
+def _dead(
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int, error: str, kind: str
+) -> DeadLetter:
+    return DeadLetter(
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value or b"",
+        error=error,
+        error_kind=kind,
+        at_ms=now_ms,
+    )
 
 
 def dead_letter_counter(registry: CollectorRegistry | None = None) -> Counter:

@@ -13,7 +13,7 @@ from streams.engine.state import UserState
 from streams.engine.timers import TimerIndex
 
 Loader = Callable[[str], UserState | None]
-_NONE: frozenset[str] = frozenset()
+_EMPTY: dict[str, None] = {}  # read only
 
 
 class PartitionProcessor:
@@ -28,10 +28,10 @@ class PartitionProcessor:
         self.load = load
         self.clock = clock
         self.timers = TimerIndex()
-        self.fanout: dict[str, set[str]] = {}
-        self.item_fanout: dict[str, set[str]] = {}  # item id -> users (the "i:<item>" keys)
-        self._tastes: dict[str, set[str]] = {}  # user -> its affinity keys in `fanout`
-        self._items: dict[str, set[str]] = {}  # user -> its item ids in `item_fanout`
+        self.fanout: dict[str, dict[str, None]] = {}  # affinity key -> users
+        self.item_fanout: dict[str, dict[str, None]] = {}  # item id -> users (the "i:<item>" keys)
+        self._tastes: dict[str, dict[str, None]] = {}  # user -> its affinity keys in `fanout`
+        self._items: dict[str, dict[str, None]] = {}  # user -> its item ids in `item_fanout`
         self.dirty: dict[str, UserState] = {}
         self.late_events = 0
 
@@ -66,7 +66,7 @@ class PartitionProcessor:
             keys.append(f"c:{item.category}")
         if item.creator is not None:
             keys.append(f"r:{item.creator}")
-        found = [self.item_fanout.get(item.item_id, _NONE), *(self.fanout.get(k, _NONE) for k in keys)]
+        found = [self.item_fanout.get(item.item_id, _EMPTY), *(self.fanout.get(k, _EMPTY) for k in keys)]
         candidates = sorted(set().union(*found))
         now = max(self.clock.now_ms, item.event_time_ms)
         firings: list[Firing] = []
@@ -107,27 +107,30 @@ class PartitionProcessor:
         if not self.engine.recommendations:
             return  # no fan-out, no keys (what `Engine.index_keys` says)
         # The keys of `Engine.index_keys` in two parts, each updated by its difference: most events
-        # change neither the affinities above the threshold nor the set of recent items.
+        # change neither the affinities above the threshold nor the set of recent items. Sets of
+        # strings are kept as dicts to None: those the garbage collector does not track or scan.
         minimum = self.engine.min_affinity
-        tastes = {k for k, v in state.affinity.items() if v[0] >= minimum}
-        old = self._tastes.get(user_id, _NONE)
+        tastes = {k: None for k, v in state.affinity.items() if v[0] >= minimum}
+        old = self._tastes.get(user_id, _EMPTY)
         if tastes != old:
-            for key in old - tastes:
-                self.fanout[key].discard(user_id)
-            for key in tastes - old:
-                self.fanout.setdefault(key, set()).add(user_id)
+            for key in old.keys() - tastes.keys():
+                self.fanout[key].pop(user_id, None)
+            for key in tastes.keys() - old.keys():
+                self.fanout.setdefault(key, {})[user_id] = None
             self._tastes[user_id] = tastes
         items = state.recent_items.keys()
         known = self._items.get(user_id)
         if known is None:
             if not items:
                 return
-            known = self._items[user_id] = set()
-        if items != known:
-            gone, new = known - items, items - known
-            for item in gone:
-                self.item_fanout[item].discard(user_id)
-            for item in new:
-                self.item_fanout.setdefault(item, set()).add(user_id)
-            known -= gone
-            known |= new
+            known = self._items[user_id] = {}
+        if items != known.keys():
+            for item in known.keys() - items:
+                del known[item]
+                users = self.item_fanout[item]
+                del users[user_id]
+                if not users:
+                    del self.item_fanout[item]
+            for item in items - known.keys():
+                known[item] = None
+                self.item_fanout.setdefault(item, {})[user_id] = None
