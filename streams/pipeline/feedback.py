@@ -188,9 +188,10 @@ class Attribution:
         self.forget()
 
     def forget(self) -> None:
-        """Drop the in-memory states (after a flush or a rebalance); the table holds what was written."""
+        """Drop the in-memory states and their unsent counts (after a flush or a rebalance): both are redone."""
         self.states.clear()
         self.stored.clear()
+        self.pending.clear()
 
 
 class Boards:
