@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing.connection
+import signal
 import socket
 import subprocess
 import sys
@@ -27,12 +28,16 @@ START_TIMEOUT_S = 120.0
 
 def _serve(conn: multiprocessing.connection.Connection, args: tuple[Any, ...]) -> None:
     """A sender process: answer each list of Sends with its Outcomes until the pipe closes."""
+    # The worker decides when sending stops: a Ctrl-C or a SIGTERM sent to the whole process group must
+    # not kill a chunk in flight before the worker drains; the sender exits when the worker closes the
+    # pipe (or dies: EOF).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(ImportError):
         import uvloop  # optional: a cheaper event loop when installed
 
         uvloop.install()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_async(conn, args))
+    asyncio.run(_serve_async(conn, args))
 
 
 async def _serve_async(conn: multiprocessing.connection.Connection, args: tuple[Any, ...]) -> None:

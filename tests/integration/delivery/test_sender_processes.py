@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,7 +16,7 @@ from connectors.delivery.errors import ProviderConfigError, ProviderUnavailable
 from connectors.delivery.providers.base import Send
 from connectors.delivery.providers.fcm_pool import FcmProcessPool
 from connectors.stores.keys import token_hash
-from tests.integration.delivery.conftest import PROJECT, aresults, job, produce
+from tests.integration.delivery.conftest import PROJECT, aresults, job, produce, results, tail
 
 
 def seed(env, devices: dict[str, list[str]]) -> None:
@@ -58,6 +62,22 @@ async def test_chunk_answers_keep_the_order_of_the_sends(fcm, fcm_credentials) -
         await pool.close()
 
 
+async def test_senders_ignore_signals_to_the_group_and_exit_when_closed(fcm, fcm_credentials) -> None:
+    pool = FcmProcessPool(PROJECT, fcm_credentials, fcm.base_url, processes=2, lanes=1)
+    await pool.start()
+    processes = [s.process for s in pool._senders]
+    try:
+        for process in processes:  # what Ctrl-C or a group-wide SIGTERM does: the worker drains first
+            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        outcomes = await pool.send_batch([Send(job(f"j{i}", f"u{i}"), f"t{i}", "android") for i in range(4)])
+        assert all(o.ok for o in outcomes)
+    finally:
+        await pool.close()
+    assert [p.returncode for p in processes] == [0, 0]
+
+
 async def test_a_dead_sender_fails_the_chunk_instead_of_losing_it(fcm, fcm_credentials) -> None:
     pool = FcmProcessPool(PROJECT, fcm_credentials, fcm.base_url, processes=2, lanes=1)
     await pool.start()
@@ -77,3 +97,30 @@ async def test_unreadable_credentials_stop_the_start(fcm, tmp_path) -> None:
     with pytest.raises(ProviderConfigError, match=r"missing\.json"):
         await pool.start()
     assert time.monotonic() - started < 60 and pool._senders == []
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def test_nudge_deliver_with_sender_processes_sends_once_and_stops_cleanly(env, unique) -> None:
+    users = [f"u{i}" for i in range(20)]
+    seed(env, {u: [f"{u}-a"] for u in users})
+    produce(env.bootstrap, env.topics.jobs, [job(f"j{i}", u) for i, u in enumerate(users)])
+    worker = env.spawn(unique, fcm_sender_processes=2)
+    try:
+        found = results(env.bootstrap, env.topics.delivery, 20, timeout=90)
+        senders = children(worker.pid)
+    finally:
+        worker.terminate()
+        code = worker.wait(30)
+    assert code == 0, tail(worker)
+    assert Counter(r.status for r in found) == {"sent": 20}
+    assert len(senders) == 2 and not [p for p in senders if Path(f"/proc/{p}").exists()]
+    assert set(sent_pairs(env).values()) == {1} and len(sent_pairs(env)) == 20
