@@ -198,6 +198,7 @@ SCHEMA = {
                 {
                     "provider": {"enum": ["fcm", "webhook", "console"]},
                     "ratePerSecond": {"type": "number", "exclusiveMinimum": 0},
+                    "senderProcesses": {"type": "integer", "minimum": 0, "maximum": 64},
                     "webhook": obj(
                         {
                             "url": {"type": "string", "pattern": "^(|https?://.+)$"},
