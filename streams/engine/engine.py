@@ -137,7 +137,7 @@ class Engine:
 
     def affinity(self, state: UserState, by: str, value: str, now_ms: int) -> float:
         """The user's decayed affinity for a category or creator at `now_ms`."""
-        entry = state.affinity.get(f"{by[0]}:{value}")
+        entry = state.affinity.get(f"{AFFINITY_PREFIX[by]}:{value}")
         if entry is None:
             return 0.0
         return entry[0] * 0.5 ** (max(0, now_ms - entry[1]) / self.half_life_ms)
@@ -208,12 +208,15 @@ class Engine:
         return admitted
 
 
+AFFINITY_PREFIX = {"category": "c", "creator": "r"}  # the fan-out index's key spaces, as catalogue updates look them up
+
+
 def _affinity_keys(event: EventLike) -> list[str]:
     keys = []
     if event.category is not None:
         keys.append(f"c:{event.category}")
     if event.creator is not None:
-        keys.append(f"c:{event.creator}")  # "creator"[0]: the key `affinity()` reads (shares the "c:" space)
+        keys.append(f"r:{event.creator}")
     return keys
 
 

@@ -239,3 +239,18 @@ def test_fanout_touches_only_candidates() -> None:
     fired = proc.on_catalog(Item("new", "new_arrival", T0, "c"))
     assert sorted(f.user_id for f in fired) == ["u0", "u1", "u2"]
     assert sorted(loads) == ["u0", "u1", "u2"]
+
+
+BY_CREATOR = """
+triggers:
+  - {id: fav_artist, kind: recommendation, source: new_arrival, by: creator, min_affinity: 4, half_life: 7d}
+"""
+
+
+def test_recommendation_by_creator_finds_fans_through_the_index() -> None:
+    fans = [Ev("cart", T0, f"u{i}", creator="band") for i in range(3)] + [
+        Ev("view", T0, f"u{i}", creator="band") for i in range(3)
+    ]
+    other = [Ev("cart", T0, "x", category="band"), Ev("view", T0, "x", category="band")]  # a category, not a creator
+    fired = run(BY_CREATOR, [*fans, *other, Item("album", "new_arrival", T0, creator="band")])
+    assert sorted(f[0] for f in fired) == ["u0", "u1", "u2"]
