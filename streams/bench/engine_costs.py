@@ -14,6 +14,7 @@ from streams.engine.partition import PartitionProcessor
 from streams.engine.state import UserState
 
 TRIGGERS = Path(__file__).resolve().parents[1] / "triggers.yaml"
+DECISIONS = Path(__file__).resolve().parents[1] / "templates" / "decisions.yaml"
 FAR_FUTURE_MS = 2_000_000_000_000  # deadlines no tick in the measurement reaches
 
 
@@ -48,3 +49,36 @@ def state_bytes_per_user(events: int = 100_000, users: int = 10_000) -> float:
         states.update(proc.take_dirty())
     sizes = [len(s.to_bytes()) for s in states.values()]
     return sum(sizes) / len(sizes)
+
+
+def in_process_rate(events: int = 100_000, users: int = 50_000, flush_every: int = 10_000) -> float:
+    """Events/s of the worker's per-event path without Kafka: validate + decode, engine + decisions, and the
+    state writes of a commit every `flush_every` events (the ceiling the stream worker's CPU allows)."""
+    from streams.decisions import load_config
+    from streams.pipeline.firings import policies
+    from streams.pipeline.runtime import Runtime
+
+    catalogue = load_catalogue(TRIGGERS.read_text())
+    config = load_config(str(DECISIONS))
+    table: dict[bytes, bytes] = {}
+    runtime = Runtime(Engine(catalogue), config, policies(catalogue), table, replay=True,
+                      allowed_lateness_ms=60_000, max_value_bytes=65_536)  # fmt: skip
+    encoded = list(workload.events(events, users))
+    now_ms = int(time.time() * 1000)
+    started = time.perf_counter()
+    for i, (key, value) in enumerate(encoded):
+        partition = i % 4
+        record = runtime.read("event", "behavior.events", partition, i, key, value, now_ms)
+        runtime.handle(partition, record, now_ms)
+        if i % flush_every == flush_every - 1:
+            table.update((k, v) for _p, k, v in runtime.dirty())
+    table.update((k, v) for _p, k, v in runtime.dirty())
+    return events / (time.perf_counter() - started)
+
+
+if __name__ == "__main__":  # python -m streams.bench.engine_costs [events]: the in-process rate, 3 runs
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    runs = [in_process_rate(n) for _ in range(3)]
+    print(f"in process: {statistics.median(runs):,.0f} events/s (runs: {', '.join(f'{r:,.0f}' for r in runs)})")

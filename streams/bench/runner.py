@@ -181,6 +181,9 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
     def nudge_engine_only(b: str, _t: str, n: int, p: int) -> float:
         return nudge_worker.worker_rate(b, prefix, n, p, extra_env={"NUDGE_ATTRIBUTION": "false"})[0]
 
+    def in_process(_b: str, _t: str, n: int, _p: int) -> float:
+        return engine_costs.in_process_rate(min(n, 100_000), plan.users)
+
     def nudge_plain(b: str, _t: str, n: int, p: int) -> float:
         return nudge_worker.worker_rate(b, prefix, short, p, fast_path=False)[0]
 
@@ -192,6 +195,12 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         ("Nudge worker, fast path (full triggers.yaml, changelog, decisions)", "nudge", "events/s", nudge),
         ("Nudge worker, fast path, attribution off (engine + decisions)", "nudge", "events/s", nudge_engine_only),
         ("Nudge worker, fast path off (plain Faust agent)", "nudge", "events/s", nudge_plain),
+        (
+            "Nudge per-event path in process, no Kafka (decode, engine, decisions, state writes)",
+            "engine",
+            "events/s",
+            in_process,
+        ),
     ]
 
 
