@@ -16,6 +16,7 @@ HOLDOUT = "holdout"
 
 # Bit flags of a touch (one notification, or one held-out firing, of one user).
 _HOLDOUT, _SENT, _DELIVERED, _OPENED, _CLICKED, _CONVERTED, _RETAINED, _CLOSED = (1 << i for i in range(8))
+_UNDECIDED = 1 << 8  # made by a delivery result read before its decision: "fired" is still to count
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,9 @@ def on_decision(state: UserAttribution, d: NotificationDecision, cfg: AnalyticsC
         variant = d.variant or ("holdout" if d.outcome == HOLDOUT else "default")
         t = _new(state, d.job_id, d.trigger_id, variant, d.event_time_ms, cfg)
         out.append(_count(t, "fired"))
+    elif t.has(_UNDECIDED):  # its delivery came first (another topic): the firing counts now, once
+        t.flags &= ~_UNDECIDED
+        out.append(_count(t, "fired"))
     if t.has(_CLOSED):
         return out
     if d.outcome == HOLDOUT:
@@ -151,6 +155,7 @@ def on_delivery(state: UserAttribution, r: DeliveryResult, cfg: AnalyticsConfig)
     t = state.touches.get(r.job_id)
     if t is None:  # delivery read before the decision: the job still counts from its send time
         t = _new(state, r.job_id, r.trigger_id, r.variant or "default", r.at_ms, cfg)
+        t.flags |= _UNDECIDED
     out: list[Count] = []
     _mark(t, _DELIVERED, "delivered", out)
     return out

@@ -54,6 +54,19 @@ def test_decision_outcomes(fake_clock: FakeClock, outcomes: list, expected: list
     assert names(got) == expected
 
 
+@pytest.mark.parametrize("outcomes", [["queued"], ["deferred", "queued"], ["queued", "queued"]])
+def test_a_delivery_read_before_its_decision_still_counts_the_firing_once(
+    fake_clock: FakeClock, outcomes: list[str]
+) -> None:
+    state = UserAttribution()  # decisions and deliveries come from two topics: either may be read first
+    got = on_delivery(state, delivery("u", "j1", fake_clock()), CFG)
+    for outcome in outcomes:
+        got += on_decision(state, decision("u", "j1", outcome, fake_clock()), CFG)
+    got += on_delivery(state, delivery("u", "j1", fake_clock()), CFG)
+    assert sorted(names(got)) == ["delivered", "fired", "sent"]
+    assert on_decision(state, decision("u", "j1", "queued", fake_clock()), CFG) == []  # redelivered: nothing new
+
+
 def test_feedback_is_matched_by_job_id_and_a_click_implies_an_open(fake_clock: FakeClock) -> None:
     state = UserAttribution()
     sent_job(state, fake_clock)
