@@ -342,7 +342,7 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
         "|---|---|---:|---|---:|---:|---:|---|---|",
     ]
     for r in results:
-        rate = r.unit == "events/s" and r.runs
+        rate = r.unit == "events/s" and r.runs and r.group != "latency"  # input rates are not throughputs
         ratio_limit = f"{r.median / limit.median:.0%}" if rate and limit and limit.runs else ""
         ratio_peer = f"{r.median / peer.median:.1f}x" if rate and peer and peer.runs else ""
         ratio_ceiling = f"{r.median / ceiling.median:.0%}" if rate and ceiling and ceiling.runs else ""
