@@ -52,7 +52,28 @@ class BatchRoutes:
                 await flusher()
 
 
-class BatchConsumer(AIOKafkaConsumer):
+class TrackedAckConsumer(AIOKafkaConsumer):
+    """Faust's aiokafka consumer, ignoring acks of messages no stream took.
+
+    A stream that reads a message while flow is suspended (stopping, rebalancing) skips it unprocessed yet
+    acks it, and the commit that follows (Faust commits on stop) passes its offset: the message is never
+    processed nor read again. Such a message was never tracked by the stream; its ack is dropped, so the
+    committed offset stays before it and the next owner reads it.
+    """
+
+    def ack(self, message: Any) -> bool:
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            return False
+        return super().ack(message)
+
+
+def track_acks(app: faust.App) -> None:
+    """Make `app` consume with TrackedAckConsumer (before it starts); `enable` implies it."""
+    if getattr(app.transport, "batch_routes", None) is None:
+        app.transport.Consumer = TrackedAckConsumer  # type: ignore[misc]  # instance override of the ClassVar
+
+
+class BatchConsumer(TrackedAckConsumer):
     """Faust's aiokafka consumer, with records of routed topics delivered as lists, not Events.
 
     Faust keeps everything else: assignment, recovery (changelogs still go through the conductor),

@@ -246,6 +246,8 @@ def install(
         routes = fastpath.enable(app)
         routes.route(sources, process)
         routes.flushers.append(write_state)
+    else:
+        fastpath.track_acks(app)  # no offset committed past a message skipped while stopping
 
     @app.agent(catalog, name=f"{app.conf.id}.engine-catalog")
     async def fan_out(stream: faust.StreamT) -> None:

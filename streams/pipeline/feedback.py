@@ -19,7 +19,6 @@ from streams.analytics.attribution import AnalyticsConfig, Count, UserAttributio
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.pack import KeyPartitioner, pack, unpack
 from streams.fastpath.state import in_partition, write_partition
-from streams.pipeline.tables import in_partition_of
 from streams.validation import check_record
 
 if TYPE_CHECKING:
@@ -338,9 +337,14 @@ def install_feedback(
                 for c in counts:
                     metrics.attribution_counts.labels(c.name).inc()
                 await counts_topic.send(key=trigger_id.encode(), value=encode_counts(counts))
+            # Straight to the producer, awaited: Faust's buffered table writes (`users[key] = ...`) can still sit in
+            # its producer buffer when the offsets are committed (its flush gives up after 0.1 s idle) or the
+            # worker stops, so a restart would read states older than the committed offsets: touches lost.
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
             for user_id, state in states.items():
-                with in_partition_of(last[user_id]):
-                    users[user_id.encode()] = encode_state(state)
+                by_partition[last[user_id].message.partition].append((user_id.encode(), encode_state(state)))
+            for partition, items in by_partition.items():
+                await write_partition(users, names.by_user, partition, items)
 
     if fast_path is not None:
         # The agents above stay subscribed (Faust assigns and commits their topics) but see no events:
@@ -367,13 +371,18 @@ def install_feedback(
     @app.agent(counts_topic, name=f"{app.conf.id}.trigger-metrics")
     async def aggregate(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            key = event.message.key
+            key, offset, partition = event.message.key, event.message.offset, event.message.partition
             stored = boards.get(key)
-            board = MetricsBoard.from_dict(json.loads(stored)) if stored else MetricsBoard(cfg.window_ms)
+            data = json.loads(stored) if stored else {}
+            if offset < int(data.get("o", -1)):
+                continue  # redelivered after a crash: already in the stored board (as the batch handler does)
+            board = MetricsBoard.from_dict(data) if data else MetricsBoard(cfg.window_ms)
             touched = add_to_board(board, decode_counts(event.value))
             now_ms = int(time.time() * 1000)
             for record in board.records(now_ms, touched):
                 out_key = f"{record.trigger_id}|{record.variant}|{record.window_start_ms}".encode()
                 await out_topic.send(key=out_key, value=codec.encode(record))
                 metrics.trigger_metrics_out.inc()
-            boards[key] = encode_state(board)
+            # unbuffered, like the states above: durable before the offset commit that follows
+            value = _encode_json({**board.to_dict(), "o": offset + 1})
+            await write_partition(boards, names.counts, partition, [(key, value)])

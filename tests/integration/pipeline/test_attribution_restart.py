@@ -13,6 +13,7 @@ import pytest
 
 from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
 from tests.integration.pipeline.worker import Worker
+from tests.support.net import free_port
 from tests.unit.decisions.support import ms
 
 TRIGGERS = """
@@ -91,7 +92,15 @@ def test_a_restart_mid_stream_neither_loses_nor_double_counts(
     worker: Worker, tmp_path: Path, fast_path: str, sig: signal.Signals
 ) -> None:
     progress = tmp_path / "progress.json"
-    env = {"NUDGE_FAST_PATH": fast_path, "NUDGE_PROGRESS_FILE": str(progress)}
+    # One stable group identity and address for both runs, as a pod restarted in place has: no wait for the old
+    # session to expire. The broker hands the rejoining member its previous assignment, whose Faust metadata
+    # carries the previous web URL; Faust's assignor asserts it is its own, so the port must not change either.
+    env = {
+        "NUDGE_FAST_PATH": fast_path,
+        "NUDGE_PROGRESS_FILE": str(progress),
+        "NUDGE_GROUP_INSTANCE_ID": "worker-0",
+        "NUDGE_WEB_PORT": str(free_port()),
+    }
     decisions, deliveries = touches()
     worker.produce("notifications.decisions", decisions)
     worker.start("w1", **env)
