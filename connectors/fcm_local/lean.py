@@ -58,12 +58,7 @@ class LeanFcm:
             self._server = None
 
     def stats(self) -> dict[str, Any]:
-        return {
-            "requests": self.state.requests,
-            "accepted": len(self.state.accepted),
-            "rejected": dict(self.state.rejected),
-            "tokens_issued": self.state.tokens_issued,
-        }
+        return self.state.counts()
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str]:
         """One request -> (status, body, extra header lines)."""

@@ -47,6 +47,15 @@ class State:
     rules: list[Rule] = field(default_factory=list)
     tokens_issued: int = 0
 
+    def counts(self) -> dict[str, Any]:
+        """Requests, accepted messages, rejections by code and tokens issued so far."""
+        return {
+            "requests": self.requests,
+            "accepted": len(self.accepted),
+            "rejected": dict(self.rejected),
+            "tokens_issued": self.tokens_issued,
+        }
+
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
@@ -118,12 +127,7 @@ class LocalFcm:
         self.state = State()
 
     def stats(self) -> dict[str, Any]:
-        return {
-            "requests": self.state.requests,
-            "accepted": len(self.state.accepted),
-            "rejected": dict(self.state.rejected),
-            "tokens_issued": self.state.tokens_issued,
-        }
+        return self.state.counts()
 
     async def _control_fail(self, request: web.Request) -> web.Response:
         body = await request.json()
