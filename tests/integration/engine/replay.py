@@ -122,6 +122,7 @@ class Replay:
         (tmp / "triggers.yaml").write_text(TRIGGERS)
         (tmp / "decisions.yaml").write_text(DECISIONS)
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.ports: dict[str, int] = {}  # identity -> web port
 
     def produce(self, rows: list[Row], extra: list[tuple[int, bytes]] = ()) -> None:
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20})
@@ -141,7 +142,9 @@ class Replay:
             producer.produce(topic, value, key=b"bad", partition=partition)
         assert producer.flush(30) == 0
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, identity: str | None = None) -> subprocess.Popen[bytes]:
+        """Start a worker; one with an `identity` keeps its group instance id and web port across restarts
+        (as a pod restarted in place does), so a restart does not wait for the dead member's session."""
         env = {
             **os.environ,
             "NUDGE_APP_ID": self.app_id,
@@ -154,8 +157,10 @@ class Replay:
             "NUDGE_DECISIONS_FILE": str(self.tmp / "decisions.yaml"),
             "NUDGE_ATTRIBUTION": "false",  # engine only: these runs compare firings with the oracle
             "NUDGE_DATA_DIR": str(self.tmp / name),
-            "NUDGE_WEB_PORT": str(free_port()),
+            "NUDGE_WEB_PORT": str(free_port() if identity is None else self.ports.setdefault(identity, free_port())),
         }
+        if identity is not None:
+            env["NUDGE_GROUP_INSTANCE_ID"] = identity
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=env, cwd=ROOT, stdout=log, stderr=log)
         self.workers.append(proc)

@@ -59,11 +59,11 @@ def test_sigkill_and_restart_lose_nothing(replay: Replay, taobao_file: Path) -> 
     rows, _ = load_rows(taobao_file, limit=SUBSET)
     expected = oracle(rows)
     replay.produce(rows)
-    first = replay.start_worker("w1")
+    first = replay.start_worker("w1", identity="worker-0")
     time.sleep(8)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    replay.start_worker("w1b")
+    replay.start_worker("w1b", identity="worker-0")
     jobs = replay.read_jobs(len(expected), timeout=180)
     ids = Counter(j.job_id for j in jobs)
     assert firings(jobs) == expected  # nothing lost

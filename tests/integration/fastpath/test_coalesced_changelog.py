@@ -50,7 +50,7 @@ def test_sigkill_between_flushes_loses_nothing(
     progress = tmp_path / "progress.json"
     monkeypatch.setenv("NUDGE_FAST_PATH", "true")
     monkeypatch.setenv("NUDGE_PROGRESS_FILE", str(progress))
-    first = replay.start_worker("w1")
+    first = replay.start_worker("w1", identity="worker-0")
     deadline = time.monotonic() + 120
     while processed(progress) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -59,7 +59,7 @@ def test_sigkill_between_flushes_loses_nothing(
     first.wait()
     done_before_kill = processed(progress)
     assert 0 < done_before_kill < len(rows)
-    replay.start_worker("w2")
+    replay.start_worker("w2", identity="worker-0")
     jobs = replay.read_jobs(len(expected), timeout=180)
     assert {(j.user_id, j.created_at_ms) for j in jobs} == expected  # rebuilt from changelog + reprocessed offsets
     assert len({j.job_id for j in jobs}) == len(expected)  # re-sends keep their deterministic ids
