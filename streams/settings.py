@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
     allowed_lateness_ms: int = Field(60_000, ge=0)
     tick_ms: int = Field(500, ge=50)  # live mode: how often idle partitions' stream time follows the wall clock
     attribution: bool = True  # feedback attribution + analytics.trigger_metrics in this worker; false = engine only
+    # which behaviour events go to attribution: "touched" = only those of users this worker pushed (or held out)
+    # within the attribution horizon, plus feedback carrying a job id; "all" = every one (decisions from elsewhere)
+    attribution_events: Literal["touched", "all"] = "touched"
     fast_path: bool = True  # batches beneath Faust's per-event conductor, coalesced changelog; false = plain agent
     progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)
     # ingestion: HTTP collector, producer SDK limits, dead letters

@@ -68,6 +68,7 @@ def register(app: faust.App, settings: Settings) -> None:
         partitions=settings.topic_partitions,
         max_value_bytes=settings.dlq_max_value_bytes,
         attribution=settings.attribution,
+        attribution_events=settings.attribution_events,
         fast_path=settings.fast_path,
         progress_file=settings.progress_file,
     )

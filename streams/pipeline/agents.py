@@ -106,12 +106,6 @@ def step(
         metrics.dead_letters.labels(topic, record.error_kind).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(record)))
         return
-    if (
-        feedback is not None
-        and isinstance(record, BehaviorEvent)
-        and (record.job_id is not None or record.type in feedback)
-    ):
-        out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
     lane = runtime.lane(partition)
     late_before = lane.proc.late_events
     try:
@@ -123,6 +117,20 @@ def step(
                             error=error, error_kind=PROCESSING_ERROR, at_ms=wall_ms)  # fmt: skip
         metrics.dead_letters.labels(topic, PROCESSING_ERROR).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(letter)))
+        result = None
+    if (
+        feedback is not None
+        and isinstance(record, BehaviorEvent)
+        and (
+            record.job_id is not None
+            or (
+                record.type in feedback
+                and (runtime.watch_horizon_ms is None or lane.watches(record.user_id, record.event_time_ms))
+            )
+        )
+    ):
+        out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
+    if result is None:
         return
     if lane.proc.late_events > late_before:
         metrics.late_events.inc(lane.proc.late_events - late_before)
@@ -146,6 +154,7 @@ def install(
     allowed_lateness_ms: int,
     partitions: int,
     attribution: bool = True,
+    attribution_events: str = "touched",
     registry: CollectorRegistry | None = None,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     batch_size: int = 1000,
@@ -183,6 +192,9 @@ def install(
         replay=replay,
         allowed_lateness_ms=allowed_lateness_ms,
         max_value_bytes=max_value_bytes,
+        # "touched": only events of users this worker pushed or held out lately go to attribution (the rest can
+        # change no count); the lanes keep the watch, so no event of an untouched user is re-keyed at all
+        watch_horizon_ms=AnalyticsConfig().horizon_ms() if attribution and attribution_events == "touched" else None,
     )
     feedback = relevant_types(AnalyticsConfig()) if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
@@ -212,6 +224,7 @@ def install(
             sent = [await send(t, k, v, None, None, None) for t, k, v in out.messages]
             if out.rekeyed:
                 sent.extend(await rekeyer.send(out.rekeyed, EVENT))
+                metrics.attribution_events.inc(len(out.rekeyed))
             if fast_path:
                 unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
             else:

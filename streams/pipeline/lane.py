@@ -22,6 +22,8 @@ from streams.pipeline.firings import Policy, cancels, keys_to_cancel, to_decisio
 # Order of things that happen at the same event time: a deferred job due then is sent before the
 # event's cancellation applies (half-open windows), and the cancellation before the event's own firings.
 _TIMER, _CANCEL, _FIRING = 0, 1, 2
+# Decisions whose user attribution then follows: a push that went out, or a firing held back for the control.
+WATCHED_OUTCOMES = frozenset({"queued", "holdout"})
 
 
 @dataclass(slots=True)
@@ -31,6 +33,7 @@ class Side:
     decisions: DecisionState = field(default_factory=DecisionState)
     profile: UserProfile | None = None
     timers: dict[str, int] = field(default_factory=dict)  # decision timer key -> due, from TimerRequests
+    watch_until_ms: int = 0  # this user's events up to this event time can still change an attribution count
 
     def next_due(self) -> int | None:
         return min(self.timers.values(), default=None)
@@ -39,6 +42,8 @@ class Side:
         data: dict[str, Any] = {"d": self.decisions.to_dict(), "t": self.timers}
         if self.profile is not None:
             data["p"] = to_json(self.profile)
+        if self.watch_until_ms:
+            data["w"] = self.watch_until_ms
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -47,7 +52,8 @@ class Side:
             return cls()
         data = json.loads(raw)
         profile = from_json(UserProfile, data["p"]) if "p" in data else None
-        return cls(DecisionState.from_dict(data.get("d")), profile, {k: int(v) for k, v in data.get("t", {}).items()})
+        timers = {k: int(v) for k, v in data.get("t", {}).items()}
+        return cls(DecisionState.from_dict(data.get("d")), profile, timers, int(data.get("w", 0)))
 
 
 @dataclass(slots=True)
@@ -70,7 +76,10 @@ class Lane:
         load_state: Callable[[str], UserState | None],
         load_side: Callable[[str], Side | None],
         clock: StreamClock,
+        watch_horizon_ms: int | None = None,
     ) -> None:
+        """`watch_horizon_ms`: how long after a push (or holdout) the user's events can still change an
+        attribution count; None = no watch kept (every event is wanted, or attribution is off)."""
         self.engine = engine
         self.config = config
         self.policies = policies
@@ -80,6 +89,8 @@ class Lane:
         self.waiting: set[str] = set()  # users with a decision timer: the only ones a cancellation can hit
         self.sides: dict[str, Side] = {}  # changed since the last take_dirty
         self.cancellers = [t for t in engine.catalogue.triggers if t.kind in ("absence", "sequence", "inactivity")]
+        self.watch_horizon_ms = watch_horizon_ms
+        self.watched: dict[str, int] = {}  # user -> Side.watch_until_ms, for users pushed or held out lately
 
     @property
     def clock(self) -> StreamClock:
@@ -94,12 +105,20 @@ class Lane:
         self.proc.rebuild(states)
         for user_id, side in sides:
             self._index(user_id, side)
+            if side.watch_until_ms:
+                self.watched[user_id] = side.watch_until_ms
 
     def side(self, user_id: str) -> Side:
         side = self.sides.get(user_id)
         if side is None:
             side = self.load_side(user_id) or Side()
         return side
+
+    def watches(self, user_id: str, at_ms: int) -> bool:
+        """Whether an event of this user at `at_ms` can still change an attribution count: a push or holdout
+        decided here is at most the watch horizon older (decisions only come from the user's own lane)."""
+        until = self.watched.get(user_id)
+        return until is not None and at_ms <= until
 
     def on_event(self, event: BehaviorEvent) -> Result:
         firings = self.proc.on_event(event)
@@ -122,6 +141,10 @@ class Lane:
         """Changed users since the last call: (engine state or None if unchanged, side or None if unchanged)."""
         states = self.proc.take_dirty()
         sides, self.sides = self.sides, {}
+        if self.watched:  # forget watches the stream has passed (a later late event is not attributed)
+            now = self.clock.now_ms
+            for user_id in [u for u, until in self.watched.items() if until < now]:
+                del self.watched[user_id]
         return {u: (states.get(u), sides.get(u)) for u in states.keys() | sides.keys()}
 
     def _settle(self, firings: list[Firing], stream_ms: int, own: tuple[str, int, str, list[str]] | None) -> Result:
@@ -194,6 +217,12 @@ class Lane:
                 side.timers.pop(request.key, None)
         result.decisions.extend(out.decisions)
         result.jobs.extend(out.jobs)
+        if self.watch_horizon_ms is not None:
+            for decision in out.decisions:
+                if decision.outcome in WATCHED_OUTCOMES:
+                    until = decision.event_time_ms + self.watch_horizon_ms
+                    if until > side.watch_until_ms:
+                        side.watch_until_ms = self.watched[user_id] = until
         self.sides[user_id] = side
         self._index(user_id, side)
 

@@ -32,6 +32,7 @@ class PipelineMetrics(NamedTuple):
     state_bytes: Histogram
     attribution_counts: Counter
     trigger_metrics_out: Counter
+    attribution_events: Counter
 
     @classmethod
     def build(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -70,5 +71,10 @@ class PipelineMetrics(NamedTuple):
             ),
             trigger_metrics_out=Counter(
                 "nudge_trigger_metrics_out_total", "TriggerMetrics records published", registry=registry
+            ),
+            attribution_events=Counter(
+                "nudge_attribution_events_forwarded_total",
+                "Behaviour events re-keyed to attribution (feedback with a job id, events of watched users)",
+                registry=registry,
             ),
         )

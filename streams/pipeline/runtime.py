@@ -46,6 +46,7 @@ class Runtime:
         replay: bool,
         allowed_lateness_ms: int,
         max_value_bytes: int,
+        watch_horizon_ms: int | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -54,6 +55,7 @@ class Runtime:
         self.replay = replay
         self.lateness = allowed_lateness_ms
         self.max_value_bytes = max_value_bytes
+        self.watch_horizon_ms = watch_horizon_ms  # see Lane: None = attribution wants every event (or is off)
         self.lanes: dict[int, Lane] = {}
 
     def forget(self) -> None:
@@ -65,7 +67,8 @@ class Runtime:
         lane = self.lanes.get(partition)
         if lane is None:
             clock = StreamClock(self.lateness, replay=self.replay)
-            lane = Lane(self.engine, self.config, self.policies, self._load_state, self._load_side, clock)
+            lane = Lane(self.engine, self.config, self.policies, self._load_state, self._load_side, clock,
+                        self.watch_horizon_ms)  # fmt: skip
             lane.rebuild(*self._records(partition))
             saved = self.table.get(CLOCK_KEY + b"%d" % partition)
             if saved is not None:
@@ -138,6 +141,6 @@ class Runtime:
                 continue
             if not key.startswith(SIDE_KEY):
                 states.append(UserState.from_bytes(body))
-            elif b'"t":{}' not in body:  # only sides with decision timers matter to the index
+            elif b'"t":{}' not in body or b'"w":' in body:  # sides with decision timers or a watch matter
                 sides.append((key[len(SIDE_KEY) :].decode(), Side.from_bytes(body)))
         return states, sides

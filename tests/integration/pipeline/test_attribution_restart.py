@@ -109,6 +109,7 @@ def test_a_restart_mid_stream_neither_loses_nor_double_counts(
         "NUDGE_PROGRESS_FILE": str(progress),
         "NUDGE_GROUP_INSTANCE_ID": "worker-0",
         "NUDGE_WEB_PORT": str(free_port()),
+        "NUDGE_ATTRIBUTION_EVENTS": "all",  # the decisions are published by the test, not made by this worker
     }
     decisions, deliveries = touches()
     worker.produce("notifications.decisions", decisions)

@@ -41,6 +41,8 @@ templates:
   first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
 """
 MINUTE = 60_000
+# The attribution test publishes decisions itself (not made by this worker): attribution must see every event.
+ALL_EVENTS = {"NUDGE_ATTRIBUTION_EVENTS": "all"}
 
 
 class Readiness:
@@ -69,7 +71,7 @@ class Readiness:
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     run = Worker(kafka_bootstrap, kafka_admin, tmp_path_factory.mktemp("worker"), TRIGGERS, DECISIONS, partitions=1)
-    run.start("w1")
+    run.start("w1", **ALL_EVENTS)
     run.readiness = Readiness(run)
     yield run
     run.close()
@@ -191,7 +193,8 @@ def test_deferred_jobs_survive_a_restart_and_ready_waits_for_recovery(worker: Wo
     worker.wait_for("cat's reminder deferred", lambda: decisions_of(worker, "cat") == [("deferred", "quiet_hours")])
     time.sleep(3)  # let the state reach the changelog (written after each batch, committed by Faust)
     worker.stop()
-    worker.start("w2")  # a fresh process with an empty store: it recovers the tables from their changelogs
+    # a fresh process with an empty store: it recovers the tables from their changelogs
+    worker.start("w2", **ALL_EVENTS)
     readiness = Readiness(worker)
     seen = readiness.wait()
     assert seen[-1] == 200 and 503 in seen, worker.logs()

@@ -36,7 +36,7 @@ MORNING = ms("2024-06-02T08:00")
 MINUTE = 60_000
 
 
-def runtime(table: dict[bytes, bytes]) -> Runtime:
+def runtime(table: dict[bytes, bytes], watch_horizon_ms: int | None = None) -> Runtime:
     catalogue = load_catalogue(TRIGGERS)
     return Runtime(
         Engine(catalogue),
@@ -46,6 +46,7 @@ def runtime(table: dict[bytes, bytes]) -> Runtime:
         replay=True,
         allowed_lateness_ms=0,
         max_value_bytes=4096,
+        watch_horizon_ms=watch_horizon_ms,
     )
 
 
@@ -168,3 +169,38 @@ def test_a_record_that_fails_in_processing_is_dead_lettered_and_the_next_one_flo
     letters = [decode(v, DeadLetter) for t, _, v in out.messages if t == "behavior.events.dlq"]
     assert [(d.error_kind, d.error) for d in letters] == [("processing_error", "ValueError: boom")]
     assert [t for t, _, _ in out.messages].count("notifications.jobs") == 1  # the next record still made its job
+
+
+HORIZON = 3 * 24 * 60 * MINUTE
+
+
+def test_a_push_makes_the_lane_watch_its_user_for_the_horizon_and_a_restart_keeps_the_watch() -> None:
+    table: dict[bytes, bytes] = {}
+    rt = runtime(table, watch_horizon_ms=HORIZON)
+    noon = ms("2024-06-02T12:00")
+    decisions, _ = run(rt, event("u1", "fav", noon), event("u2", "view", noon))
+    assert [d[1] for d in decisions] == ["queued"]
+    lane = rt.lane(0)
+    assert lane.watches("u1", noon) and lane.watches("u1", noon + HORIZON)
+    assert not lane.watches("u1", noon + HORIZON + 1)
+    assert not lane.watches("u2", noon)  # never pushed: its events can change no count
+    for _, key, value in rt.dirty():
+        table[key] = value
+    restarted = runtime(table, watch_horizon_ms=HORIZON)  # rebuilt from the stored side, as after recovery
+    assert restarted.lane(0).watches("u1", noon + HORIZON) and not restarted.lane(0).watches("u2", noon)
+
+
+def test_a_deferred_push_is_watched_from_when_it_goes_out_not_from_its_firing() -> None:
+    rt = runtime({}, watch_horizon_ms=HORIZON)
+    run(rt, event("u1", "cart", NIGHT), event("u1", "view", NIGHT + 40 * MINUTE))
+    assert not rt.lane(0).watches("u1", NIGHT + 40 * MINUTE)  # deferred: nothing went out yet
+    decisions, _ = run(rt, event("u2", "view", MORNING))
+    assert [d[1] for d in decisions] == ["queued"]
+    assert rt.lane(0).watches("u1", MORNING + HORIZON) and not rt.lane(0).watches("u1", MORNING + HORIZON + 1)
+
+
+def test_without_a_horizon_the_lane_keeps_no_watch_and_the_side_is_unchanged() -> None:
+    rt = runtime({})
+    run(rt, event("u1", "fav", ms("2024-06-02T12:00")))
+    assert rt.lane(0).watched == {}
+    assert all(b'"w":' not in value for _, _, value in rt.dirty())
