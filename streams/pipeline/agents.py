@@ -100,7 +100,6 @@ def step(
 ) -> None:
     """Validate one input message, run it through the engine and the decisions, and queue what it produced."""
     wall_ms = int(read_at * 1000)
-    _child(metrics.events_in, topic).inc()
     record = runtime.read(kind, topic, partition, offset, key, value, wall_ms)
     if isinstance(record, DeadLetter):
         metrics.dead_letters.labels(topic, record.error_kind).inc()
@@ -214,10 +213,14 @@ def install(
 
     async def process(batch: Sequence[fastpath.RecordLike]) -> None:
         out = Outbox()
+        read: dict[str, int] = {}  # input messages per topic, added to the metric once per batch
         for msg in batch:
-            kind = kinds[msg.topic]
-            step(runtime, metrics, names, kind, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+            topic = msg.topic
+            read[topic] = read.get(topic, 0) + 1
+            step(runtime, metrics, names, kinds[topic], topic, msg.partition, msg.offset, msg.key, msg.value,
                  time.time(), out, feedback)  # fmt: skip
+        for topic, n in read.items():
+            _child(metrics.events_in, topic).inc(n)
         # Outputs are acknowledged before state is written: a crash in between re-sends the same ids, never loses one.
         if out.messages or out.rekeyed:
             send = app.producer.send  # same bytes and partitioner as Topic.send, without its per-message objects
