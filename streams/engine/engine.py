@@ -170,7 +170,7 @@ class Engine:
         weight = AFFINITY_WEIGHTS.get(event.type, 0.0)
         if weight:
             affinity = state.affinity
-            for key in _affinity_keys(event):
+            for key in affinity_keys(event):
                 entry = affinity.get(key)
                 if entry is None:
                     affinity[key] = [round(0.0 + weight, 4), max(t, 0)]
@@ -211,7 +211,8 @@ class Engine:
 AFFINITY_PREFIX = {"category": "c", "creator": "r"}  # the fan-out index's key spaces, as catalogue updates look them up
 
 
-def _affinity_keys(event: EventLike) -> list[str]:
+def affinity_keys(event: EventLike) -> list[str]:
+    """The affinity keys an event can change (the only ones `_learn` adds to or updates)."""
     keys = []
     if event.category is not None:
         keys.append(f"c:{event.category}")

@@ -82,21 +82,22 @@ def _inactivity(trigger: Trigger, state: UserState, event: EventLike, now_ms: in
         return
     t = event.event_time_ms
     timers = state.timers
-    for i, key, stage in _stages(trigger):
+    for i, key, stage, extra in _stages(trigger):
         current = timers.get(key)
         if t + stage <= now_ms or (current is not None and current[0] - stage >= t):
             continue  # stale (late) activity, or newer activity already armed this stage
-        timers[key] = [t + stage, f"{i}@{t}", {"stage": str(i)}]
+        timers[key] = [t + stage, f"{i}@{t}", extra]
 
 
-_STAGES: dict[tuple[str, tuple[int, ...]], list[tuple[int, str, int]]] = {}
+_STAGES: dict[tuple[str, tuple[int, ...]], list[tuple[int, str, int, dict[str, str]]]] = {}
 
 
-def _stages(trigger: Trigger) -> list[tuple[int, str, int]]:
-    """(index, timer key, delay) of each stage, built once per trigger."""
+def _stages(trigger: Trigger) -> list[tuple[int, str, int, dict[str, str]]]:
+    """(index, timer key, delay, timer extra) of each stage, built once per trigger; the extra dict is
+    shared by every user's timer (read only: a firing copies it)."""
     found = _STAGES.get((trigger.id, trigger.stages_ms))
     if found is None:
-        found = [(i, f"{trigger.id}|s{i}", stage) for i, stage in enumerate(trigger.stages_ms)]
+        found = [(i, f"{trigger.id}|s{i}", stage, {"stage": str(i)}) for i, stage in enumerate(trigger.stages_ms)]
         _STAGES[(trigger.id, trigger.stages_ms)] = found
     return found
 

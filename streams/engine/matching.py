@@ -56,6 +56,8 @@ def matches(match: Match, event: EventLike) -> bool:
     """Whether the event has one of the types (any when none) and passes every condition."""
     if match.types and event.type not in match.types:
         return False
+    if not match.where:
+        return True
     return all(holds(c, event_field(event, c.field)) for c in match.where)
 
 

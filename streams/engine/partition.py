@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from streams.engine.clock import StreamClock
-from streams.engine.engine import CatalogLike, Engine
+from streams.engine.engine import CatalogLike, Engine, affinity_keys
 from streams.engine.firing import Firing
 from streams.engine.matching import EventLike
-from streams.engine.state import UserState
+from streams.engine.state import MAX_AFFINITY, UserState
 from streams.engine.timers import TimerIndex
 
 Loader = Callable[[str], UserState | None]
@@ -51,7 +51,8 @@ class PartitionProcessor:
             self.late_events += 1
         now = self.clock.observe(event.event_time_ms)
         state, firings = self.engine.on_event(self.state(event.user_id), event, now)
-        self._touch(state)
+        self.dirty[state.user_id] = state
+        self._index(state, event)
         return firings + self.tick()
 
     def on_profile(self, profile: Any) -> list[Firing]:
@@ -101,7 +102,23 @@ class PartitionProcessor:
         self.dirty[state.user_id] = state
         self._index(state)
 
-    def _index(self, state: UserState) -> None:
+    def _index_event_tastes(self, user_id: str, affinity: dict[str, Any], event: EventLike, minimum: float) -> None:
+        """An event changes only its own affinity keys, and drops none while the user has fewer than the
+        maximum (no trim happened): compare just those keys with the index."""
+        old = self._tastes.get(user_id)
+        for key in affinity_keys(event):
+            entry = affinity.get(key)
+            if entry is not None and entry[0] >= minimum:
+                if old is None:
+                    old = self._tastes[user_id] = {}
+                if key not in old:
+                    old[key] = None
+                    self.fanout.setdefault(key, {})[user_id] = None
+            elif old is not None and key in old:
+                del old[key]
+                self.fanout[key].pop(user_id, None)
+
+    def _index(self, state: UserState, event: EventLike | None = None) -> None:
         user_id = state.user_id
         self.timers.set(user_id, state.next_due())
         if not self.engine.recommendations:
@@ -110,14 +127,18 @@ class PartitionProcessor:
         # change neither the affinities above the threshold nor the set of recent items. Sets of
         # strings are kept as dicts to None: those the garbage collector does not track or scan.
         minimum = self.engine.min_affinity
-        tastes = {k: None for k, v in state.affinity.items() if v[0] >= minimum}
-        old = self._tastes.get(user_id, _EMPTY)
-        if tastes != old:
-            for key in old.keys() - tastes.keys():
-                self.fanout[key].pop(user_id, None)
-            for key in tastes.keys() - old.keys():
-                self.fanout.setdefault(key, {})[user_id] = None
-            self._tastes[user_id] = tastes
+        affinity = state.affinity
+        if event is not None and len(affinity) < MAX_AFFINITY:
+            self._index_event_tastes(user_id, affinity, event, minimum)
+        else:
+            tastes = {k: None for k, v in affinity.items() if v[0] >= minimum}
+            old = self._tastes.get(user_id, _EMPTY)
+            if tastes != old:
+                for key in old.keys() - tastes.keys():
+                    self.fanout[key].pop(user_id, None)
+                for key in tastes.keys() - old.keys():
+                    self.fanout.setdefault(key, {})[user_id] = None
+                self._tastes[user_id] = tastes
         items = state.recent_items.keys()
         known = self._items.get(user_id)
         if known is None:

@@ -254,3 +254,35 @@ def test_recommendation_by_creator_finds_fans_through_the_index() -> None:
     other = [Ev("cart", T0, "x", category="band"), Ev("view", T0, "x", category="band")]  # a category, not a creator
     fired = run(BY_CREATOR, [*fans, *other, Item("album", "new_arrival", T0, creator="band")])
     assert sorted(f[0] for f in fired) == ["u0", "u1", "u2"]
+
+
+RECO_BARS = """
+triggers:
+  - {id: fav_cat, kind: recommendation, source: new_arrival, by: category, min_affinity: 4, half_life: 7d}
+  - {id: fav_band, kind: recommendation, source: new_arrival, by: creator, min_affinity: 2, half_life: 7d}
+"""
+
+
+@pytest.mark.parametrize("categories", [10, 25])  # under and past the affinity bound (16 keys)
+def test_the_fanout_index_kept_by_difference_equals_one_rebuilt_from_the_states(categories: int) -> None:
+    """Random events of few users over categories and creators (scores rising over the bar and, decayed,
+    falling under it): after every event the index equals `Engine.index_keys` of every state."""
+    import random
+
+    rng = random.Random(categories)
+    eng = engine(RECO_BARS)
+    assert eng.min_affinity == 2  # a by-item trigger would make it 0: every affinity a key
+    proc = PartitionProcessor(eng, {}.get, StreamClock(0, replay=True))
+    t = T0
+    for _ in range(3000):
+        t += rng.choice([MIN, HOUR, DAY, 5 * DAY, 20 * DAY])
+        category, creator = rng.choice([None, *(f"c{k}" for k in range(categories))]), rng.choice([None, "b1", "b2"])
+        proc.on_event(Ev(rng.choice(["view", "cart", "fav", "purchase", "app_open"]), t, f"u{rng.randrange(6)}",
+                         item_id=f"i{rng.randrange(60)}", category=category, creator=creator))  # fmt: skip
+        expected: dict[str, set[str]] = {}
+        for user_id, state in proc.dirty.items():
+            for key in eng.index_keys(state):
+                expected.setdefault(key, set()).add(user_id)
+        got = {k: set(users) for k, users in proc.fanout.items() if users}
+        got.update({f"i:{item}": set(users) for item, users in proc.item_fanout.items()})
+        assert got == expected
