@@ -48,9 +48,14 @@ class JobWatcher(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            for msg in self.consumer.consume(num_messages=1000, timeout=0.05):
-                if msg.error() is None and msg.key() not in self.seen:
-                    self.seen[msg.key()] = time.time()
+            # poll returns with the first job; consume(timeout=0) then takes what is already fetched. (A
+            # consume with a timeout waits for its whole batch, which stamped jobs up to the timeout late.)
+            first = self.consumer.poll(0.05)
+            if first is not None:
+                now = time.time()
+                for msg in [first, *self.consumer.consume(num_messages=1000, timeout=0)]:
+                    if msg.error() is None and msg.key() not in self.seen:
+                        self.seen[msg.key()] = now
             if self.consumer.assignment():
                 self.assigned.set()
         self.consumer.close()
