@@ -88,7 +88,9 @@ class Worker:
 
     def close(self) -> None:
         self.stop()
-        delete_topics(self.admin, self.topics)
+        # also what the worker created for itself: attribution topics and table changelogs (named after the app id)
+        own = [t for t in self.admin.list_topics(timeout=10).topics if t.startswith(self.app_id)]
+        delete_topics(self.admin, sorted({*self.topics, *own}))
 
     def logs(self) -> str:
         return "".join(f.read_text()[-4000:] for f in self.tmp.glob("*.log"))
