@@ -16,12 +16,14 @@ def create_app(
     group_instance_id: str | None = None,
     topic_partitions: int = 4,
     broker_credentials: object | None = None,
+    commit_interval_s: float = 1.0,
 ) -> faust.App:
     """Build the Faust app; every table is changelog-backed and partitioned by user id."""
     return faust.App(
         app_id,
         broker=f"kafka://{broker}" if "://" not in broker else broker,
         broker_credentials=broker_credentials,
+        broker_commit_interval=commit_interval_s,
         store=store,
         datadir=data_dir,
         web_port=web_port,

@@ -28,6 +28,7 @@ def build(settings: Settings | None = None) -> faust.App:
         group_instance_id=settings.group_instance_id,
         topic_partitions=settings.topic_partitions,
         broker_credentials=faust_credentials(settings),
+        commit_interval_s=settings.commit_interval_ms / 1000,
     )
     for name in COMMAND_MODULES:
         importlib.import_module(f"streams.commands.{name}").register(app, settings)

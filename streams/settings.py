@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
     allowed_lateness_ms: int = Field(60_000, ge=0)
+    # how often offsets are committed; the engine's changed states reach the changelog right before: longer =
+    # fewer changelog writes (more coalescing), shorter = shorter pauses while a commit encodes them
+    commit_interval_ms: int = Field(1000, ge=100)
     tick_ms: int = Field(500, ge=50)  # live mode: how often idle partitions' stream time follows the wall clock
     attribution: bool = True  # feedback attribution + analytics.trigger_metrics in this worker; false = engine only
     # which behaviour events go to attribution: "touched" = only those of users this worker pushed (or held out)
