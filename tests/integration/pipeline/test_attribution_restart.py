@@ -144,6 +144,7 @@ def test_a_restart_mid_stream_neither_loses_nor_double_counts(
             assert all(s <= e for s, e in zip(counts, expected[variant], strict=True)), (variant, counts)
         return seen == expected
 
-    worker.wait_for("every count after the restart", settled, timeout=180)
+    # the plain path's known loss never settles: do not spend the fast path's generous wait on it
+    worker.wait_for("every count after the restart", settled, timeout=180 if fast_path == "true" else 90)
     time.sleep(4)  # longer than a commit interval: nothing redone later adds to a count
     assert funnel(worker) == expected
