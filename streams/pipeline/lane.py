@@ -24,6 +24,7 @@ from streams.pipeline.firings import Policy, cancels, keys_to_cancel, to_decisio
 _TIMER, _CANCEL, _FIRING = 0, 1, 2
 # Decisions whose user attribution then follows: a push that went out, or a firing held back for the control.
 WATCHED_OUTCOMES = frozenset({"queued", "holdout"})
+PRUNE_EVERY_MS = 3_600_000  # expired watches are dropped once per hour of stream time
 
 
 @dataclass(slots=True)
@@ -91,6 +92,7 @@ class Lane:
         self.cancellers = [t for t in engine.catalogue.triggers if t.kind in ("absence", "sequence", "inactivity")]
         self.watch_horizon_ms = watch_horizon_ms
         self.watched: dict[str, int] = {}  # user -> Side.watch_until_ms, for users pushed or held out lately
+        self._pruned_ms = 0  # stream time of the last scan for expired watches
 
     @property
     def clock(self) -> StreamClock:
@@ -141,8 +143,9 @@ class Lane:
         """Changed users since the last call: (engine state or None if unchanged, side or None if unchanged)."""
         states = self.proc.take_dirty()
         sides, self.sides = self.sides, {}
-        if self.watched:  # forget watches the stream has passed (a later late event is not attributed)
-            now = self.clock.now_ms
+        now = self.clock.now_ms
+        if self.watched and now - self._pruned_ms >= PRUNE_EVERY_MS:  # a scan of every watch, not on every flush
+            self._pruned_ms = now  # forget watches the stream has passed (a later late event is not attributed)
             for user_id in [u for u, until in self.watched.items() if until < now]:
                 del self.watched[user_id]
         return {u: (states.get(u), sides.get(u)) for u in states.keys() | sides.keys()}

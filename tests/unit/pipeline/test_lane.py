@@ -188,6 +188,9 @@ def test_a_push_makes_the_lane_watch_its_user_for_the_horizon_and_a_restart_keep
         table[key] = value
     restarted = runtime(table, watch_horizon_ms=HORIZON)  # rebuilt from the stored side, as after recovery
     assert restarted.lane(0).watches("u1", noon + HORIZON) and not restarted.lane(0).watches("u2", noon)
+    run(restarted, event("u2", "view", noon + HORIZON + 2 * 60 * MINUTE))
+    restarted.dirty()
+    assert "u1" not in restarted.lane(0).watched  # dropped once the stream passed it (memory stays bounded)
 
 
 def test_a_deferred_push_is_watched_from_when_it_goes_out_not_from_its_firing() -> None:
