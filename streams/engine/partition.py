@@ -51,8 +51,7 @@ class PartitionProcessor:
             self.late_events += 1
         now = self.clock.observe(event.event_time_ms)
         state, firings = self.engine.on_event(self.state(event.user_id), event, now)
-        self.dirty[state.user_id] = state
-        self._index(state, event)
+        self._touch(state, event)
         return firings + self.tick()
 
     def on_profile(self, profile: Any) -> list[Firing]:
@@ -98,9 +97,9 @@ class PartitionProcessor:
         dirty, self.dirty = self.dirty, {}
         return dirty
 
-    def _touch(self, state: UserState) -> None:
+    def _touch(self, state: UserState, event: EventLike | None = None) -> None:
         self.dirty[state.user_id] = state
-        self._index(state)
+        self._index(state, event)
 
     def _index_event_tastes(self, user_id: str, affinity: dict[str, Any], event: EventLike, minimum: float) -> None:
         """An event changes only its own affinity keys, and drops none while the user has fewer than the

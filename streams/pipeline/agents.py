@@ -117,18 +117,10 @@ def step(
         metrics.dead_letters.labels(topic, PROCESSING_ERROR).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(letter)))
         result = None
-    if (
-        feedback is not None
-        and isinstance(record, BehaviorEvent)
-        and (
-            record.job_id is not None
-            or (
-                record.type in feedback
-                and (runtime.watch_horizon_ms is None or lane.watches(record.user_id, record.event_time_ms))
-            )
-        )
-    ):
-        out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
+    if feedback is not None and isinstance(record, BehaviorEvent):
+        wanted = record.type in feedback and lane.watches(record.user_id, record.event_time_ms)
+        if record.job_id is not None or wanted:
+            out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
     if result is None:
         return
     if lane.proc.late_events > late_before:
@@ -183,6 +175,7 @@ def install(
 
     table = app.Table("engine-state", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     engine = Engine(catalogue)
+    analytics = AnalyticsConfig()  # one config: which events attribution needs, and its own windows
     runtime = Runtime(
         engine,
         config,
@@ -193,9 +186,9 @@ def install(
         max_value_bytes=max_value_bytes,
         # "touched": only events of users this worker pushed or held out lately go to attribution (the rest can
         # change no count); the lanes keep the watch, so no event of an untouched user is re-keyed at all
-        watch_horizon_ms=AnalyticsConfig().horizon_ms() if attribution and attribution_events == "touched" else None,
+        watch_horizon_ms=analytics.horizon_ms() if attribution and attribution_events == "touched" else None,
     )
-    feedback = relevant_types(AnalyticsConfig()) if attribution else None
+    feedback = relevant_types(analytics) if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
     progress = ProgressFile(progress_file)
     unconfirmed: list[asyncio.Future] = []
@@ -291,6 +284,6 @@ def install(
 
     if attribution:
         install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes, rekeyer=rekeyer,
-                         fast_path=routes)  # fmt: skip
+                         cfg=analytics, fast_path=routes)  # fmt: skip
     install_web(app, registry, metrics, names=set(sources))
     return runtime

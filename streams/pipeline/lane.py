@@ -118,7 +118,10 @@ class Lane:
 
     def watches(self, user_id: str, at_ms: int) -> bool:
         """Whether an event of this user at `at_ms` can still change an attribution count: a push or holdout
-        decided here is at most the watch horizon older (decisions only come from the user's own lane)."""
+        decided here is at most the watch horizon older (decisions only come from the user's own lane).
+        Without a horizon every event is wanted."""
+        if self.watch_horizon_ms is None:
+            return True
         until = self.watched.get(user_id)
         return until is not None and at_ms <= until
 

@@ -55,7 +55,7 @@ class Runtime:
         self.replay = replay
         self.lateness = allowed_lateness_ms
         self.max_value_bytes = max_value_bytes
-        self.watch_horizon_ms = watch_horizon_ms  # see Lane: None = attribution wants every event (or is off)
+        self.watch_horizon_ms = watch_horizon_ms  # see Lane: None = every event is wanted (or attribution is off)
         self.lanes: dict[int, Lane] = {}
 
     def forget(self) -> None:
