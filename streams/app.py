@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import faust
 
+from streams.producer import track_topics
+
 
 def create_app(
     app_id: str,
@@ -19,7 +21,7 @@ def create_app(
     commit_interval_s: float = 1.0,
 ) -> faust.App:
     """Build the Faust app; every table is changelog-backed and partitioned by user id."""
-    return faust.App(
+    app = faust.App(
         app_id,
         broker=f"kafka://{broker}" if "://" not in broker else broker,
         broker_credentials=broker_credentials,
@@ -33,3 +35,5 @@ def create_app(
         topic_replication_factor=1,
         autodiscover=False,
     )
+    track_topics(app)
+    return app

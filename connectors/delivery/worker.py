@@ -82,6 +82,9 @@ class DeliveryWorker:
             bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5, **self.kafka_options
         )
         await self._producer.start()
+        # Track the output topics from the start. aiokafka drops a topic it knows only from a fetch of all
+        # topics once another topic is tracked, and a batch queued for it then waits out the request timeout.
+        await self._producer.client.set_topics([self.topics.delivery, self.topics.retry, self.topics.dlq])
         consumers = [
             self._consumer(self.topics.jobs, self.group_id),
             self._consumer(self.topics.retry, f"{self.group_id}-retry"),

@@ -40,6 +40,8 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
         try:
             return proc.wait(60)  # a loaded CI machine can take a while to commit and close
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # the worker logs every task's stack: why it did not stop
+            time.sleep(2)
             proc.kill()
     return proc.wait()
 
