@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+
+VISIBLE_TIMEOUT_S = 30.0  # how long a created topic may take to show in the broker's metadata
 
 
 class TopicTrackingProducer(AIOKafkaProducer):
@@ -16,6 +19,10 @@ class TopicTrackingProducer(AIOKafkaProducer):
     is added, refreshes cover the tracked topics only and the untracked one drops out: a batch
     still queued for it finds no leader and waits out the request timeout (20 minutes in Faust),
     blocking every flush, offset commit and shutdown meanwhile.
+
+    A topic it creates (changelogs, internal topics) is tracked too, and only returned once the broker
+    lists it: the broker learns of a new topic a moment after the create request returns, and a consumer
+    that subscribes in between skips the topic until its next metadata refresh, minutes later.
     """
 
     def __post_init__(self) -> None:
@@ -37,6 +44,22 @@ class TopicTrackingProducer(AIOKafkaProducer):
             await self._ensure_producer().client.add_topic(topic)
             self._tracked_topics.add(topic)
         return await super().send(topic, key, value, partition, timestamp, headers, transactional_id=transactional_id)
+
+    async def create_topic(self, topic: str, partitions: int, replication: int, **kwargs: Any) -> None:
+        await super().create_topic(topic, partitions, replication, **kwargs)
+        if self.app.conf.topic_allow_declare:
+            await self._until_listed(topic)
+
+    async def _until_listed(self, topic: str) -> None:
+        client = self._ensure_producer().client
+        await client.add_topic(topic)
+        deadline = asyncio.get_running_loop().time() + VISIBLE_TIMEOUT_S
+        while not client.cluster.partitions_for_topic(topic):
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"topic {topic!r} was created but the broker still does not list it")
+            await asyncio.sleep(0.1)
+            await client.force_metadata_update()
+        self._tracked_topics.add(topic)
 
 
 def track_topics(app: faust.App) -> None:

@@ -34,3 +34,22 @@ async def test_a_queued_message_is_flushed_after_another_topic_joins_the_metadat
     finally:
         await asyncio.wait_for(producer.stop(), 20)  # stopping flushes too
         delete_topics(kafka_admin, [known, late])
+
+
+async def test_a_created_topic_is_listed_and_stays_tracked_when_create_topic_returns(
+    kafka_bootstrap, kafka_admin, unique, tmp_path
+) -> None:
+    created, late = f"{unique}.created", f"{unique}.late"
+    app = create_app(unique, kafka_bootstrap, data_dir=str(tmp_path))
+    producer = app.producer
+    await producer.start()
+    try:
+        await producer.create_topic(created, 3, 1)
+        client = producer._ensure_producer().client  # type: ignore[attr-defined]
+        assert client.cluster.partitions_for_topic(created) == {0, 1, 2}  # a consumer subscribing now sees it
+        create_topics(kafka_admin, [late], 1)
+        await client.add_topic(late)  # tracking another topic ...
+        assert client.cluster.partitions_for_topic(created) == {0, 1, 2}  # ... does not forget the created one
+    finally:
+        await asyncio.wait_for(producer.stop(), 20)
+        delete_topics(kafka_admin, [created, late])
