@@ -36,6 +36,8 @@ class BehaviorEvent:
     job_id: str | None = None
     properties: dict[str, PropertyValue] = field(default_factory=dict)
     context: EventContext | None = None
+    title: str | None = None
+    image_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +86,7 @@ class CatalogItem:
     image_url: str | None = None
     deep_link: str | None = None
     event_time_ms: int
+    in_stock: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -78,6 +78,7 @@ class TriggerPolicy:
     discount_code: str | None = None
     collapse_key: str | None = None
     ttl_ms: int | None = None
+    await_profile_ms: int = 0  # how long (event time) a firing waits for a profile not read yet; 0: no wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class DecisionConfig:
     max_pending: int = 5  # deferred jobs kept per user; the lowest priority beyond it expires
     default_time_zone: str = "UTC"
     default_locale: str = "en"
+    default_currency: str = "EUR"  # prices without a currency of their own are in this one (ISO 4217)
     default_holdout_pct: float = 5.0
     channel: str = "push"
     high_priority_at: int = 50  # firing priority from which the push goes out with FCM "high" priority
@@ -204,6 +206,7 @@ def _trigger(trigger_id: str, raw: dict[str, Any], default_holdout: float) -> Tr
         discount_code=raw.get("discount_code"),
         collapse_key=raw.get("collapse_key"),
         ttl_ms=parse_duration(raw["ttl"], f"{key}.ttl") if "ttl" in raw else None,
+        await_profile_ms=parse_duration(raw.get("await_profile", 0), f"{key}.await_profile"),
     )
 
 
@@ -235,6 +238,9 @@ def parse_config(raw: dict[str, Any]) -> DecisionConfig:
     if not isinstance(triggers_raw, dict):
         raise ConfigError("triggers: expected a mapping of trigger id -> policy")
     limits = raw.get("limits", {}) or {}
+    currency = str(raw.get("default_currency", "EUR"))
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f"default_currency: expected an ISO 4217 code like EUR, got {currency!r}")
     return DecisionConfig(
         budget=budget,
         quiet_hours=quiet,
@@ -242,6 +248,7 @@ def parse_config(raw: dict[str, Any]) -> DecisionConfig:
         max_pending=int(raw.get("max_pending", 5)),
         default_time_zone=zone,
         default_locale=str(raw.get("default_locale", "en")),
+        default_currency=currency,
         default_holdout_pct=holdout,
         channel=str(raw.get("channel", "push")),
         high_priority_at=int(raw.get("high_priority_at", 50)),

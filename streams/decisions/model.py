@@ -17,8 +17,10 @@ class Firing:
     `transactional`: bypasses frequency caps (never opt-outs). `max_delay_ms`: a deferred job expires
     `max_delay_ms` after `event_time_ms`. `cancel_key`: a later `cancel(cancel_key)` cancels the job while
     it is deferred (e.g. "cart:u1:cart-9"). `event`: the triggering event's fields (item_id, category,
-    creator, price, currency, cart_id, title, image_url, properties...). `cart`: cart lines (dicts with
-    item_id, title, price, quantity...). `recommendations`: recommended items (dicts, same keys).
+    creator, price, currency, cart_id, title, image_url, properties...). `item`: the item the firing is about,
+    filled in from the catalogue (item_id, title, image_url, price, previous_price, currency, deep_link...).
+    `cart`: cart lines (dicts with item_id, title, price, currency, quantity, image_url...). `recommendations`:
+    recommended items (dicts, the keys of `item`).
     """
 
     firing_id: str
@@ -32,6 +34,7 @@ class Firing:
     event: dict[str, Any] = field(default_factory=dict)
     cart: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
+    item: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,7 @@ class Firing:
             "event": dict(self.event),
             "cart": [dict(line) for line in self.cart],
             "recommendations": [dict(item) for item in self.recommendations],
+            "item": dict(self.item),
         }
 
     @classmethod

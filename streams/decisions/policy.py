@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from schemas.records import NotificationDecision, NotificationJob, UserProfile
 from streams.decisions.config import DecisionConfig, TriggerPolicy
+from streams.decisions.context import template_context
 from streams.decisions.errors import TemplateRenderError
 from streams.decisions.experiments import HOLDOUT, assign, variant_cap
 from streams.decisions.frequency import check_caps, record_send, reeligible
@@ -59,31 +59,6 @@ def opt_out_reason(
     return None
 
 
-def _context(firing: Firing, profile: UserProfile | None, discount_code: str | None) -> dict[str, Any]:
-    cart = [dict(line) for line in firing.cart]
-    total = 0.0
-    for line in cart:
-        price, qty = line.get("price"), line.get("quantity") or 1
-        if isinstance(price, int | float) and isinstance(qty, int | float):
-            total += price * qty
-    first = (profile.first_name or "").strip() if profile else ""
-    return {
-        "user": {
-            "first_name": first or None,
-            "locale": profile.locale if profile else None,
-            "country": profile.country if profile else None,
-            "attributes": dict(profile.attributes) if profile else {},
-        },
-        "first_name": first,
-        "event": dict(firing.event),
-        "cart": cart,
-        "cart_count": len(cart),
-        "cart_total": round(total, 2),
-        "recommendations": [dict(item) for item in firing.recommendations],
-        "discount_code": discount_code,
-    }
-
-
 def _job(
     firing: Firing,
     variant: str,
@@ -102,7 +77,7 @@ def _job(
         firing.trigger_id,
         variant,
         locale,
-        _context(firing, profile, code),
+        template_context(firing, profile, code, config.default_currency),
         config.title_max_chars,
         config.body_max_chars,
     )

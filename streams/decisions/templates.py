@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_decimal
+from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from streams.decisions.errors import TemplateLoadError, TemplateRenderError
@@ -16,23 +20,70 @@ FIELDS = ("title", "body", "image_url", "deep_link")
 KNOWN_VARIABLES = frozenset(
     {
         "user",  # profile: first_name, locale, country, attributes
-        "first_name",  # the profile's first name, or the locale's fallback ("there")
-        "event",  # the triggering event: item_id, category, creator, title, price, currency, cart_id, properties
-        "cart",  # cart lines: item_id, title, price, quantity, image_url
-        "cart_count",
-        "cart_total",
-        "recommendations",  # recommended items, same keys as cart lines
+        "first_name",  # the profile's first name, or "" when unknown: write copy that reads well without it
+        "event",  # the firing's fields as text: item_id, category, cart_id, stage, count, window_start_ms, ...
+        "item",  # the item the firing is about, from the catalogue: title, price, previous_price, currency,
+        # image_url, deep_link, category, creator, in_stock (empty when the firing is about no item)
+        "cart",  # the open cart's lines: item_id, title, price, currency, quantity, image_url
+        "cart_count",  # items in the cart (quantities added up)
+        "cart_total",  # sum of price x quantity
+        "currency",  # the cart's or item's currency, else the config's default_currency
+        "recommendations",  # recommended items (the keys of `item`): arrivals and drops they may like, items viewed
+        "count",  # milestone: the lifetime count reached
+        "total",  # milestone: the windowed sum reached (e.g. spend this week)
+        "days",  # streak length, or days inactive for an inactivity stage
+        "years",  # anniversary: years since the profile's date
+        "stage",  # inactivity: stage index (0 = the first)
+        "step",  # sequence: step index
         "discount_code",  # the trigger's (or variant's) code, or None
         "trigger_id",
         "variant",
-        "locale",
+        "locale",  # the template's locale ("de")
+        "number_locale",  # the locale numbers and prices are formatted in ("de_DE")
     }
 )
 ELLIPSIS = "…"
+_RUNS_OF_SPACE = re.compile(r"[ \t\r\n]+")
 DEFAULT_VARIANT = "default"
 
 # Output is push text, not HTML, so no autoescape; values are data and never evaluated as templates.
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@pass_context
+def _money(context: Context, amount: Any, currency: str | None = None) -> str:
+    """A price in the user's locale: `{{ item.price | money(item.currency) }}` -> "12,50 €" for de-DE."""
+    if not isinstance(amount, int | float) or isinstance(amount, bool):
+        return ""
+    code = currency or context.get("currency") or "EUR"
+    return str(format_currency(amount, str(code), locale=context.get("number_locale") or "en"))
+
+
+@pass_context
+def _number(context: Context, value: Any) -> str:
+    """A number in the user's locale: 1234.5 -> "1.234,5" for de-DE."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    return str(format_decimal(value, locale=context.get("number_locale") or "en"))
+
+
+_ENV.filters["money"] = _money
+_ENV.filters["number"] = _number
+
+
+def number_locale(user_locale: str | None, template_locale: str) -> str:
+    """The locale to format numbers in: the user's own when it speaks the template's language, else the
+    template's (an English text for a pt-BR user gets English numbers, a de-AT user gets Austrian ones)."""
+    for candidate in (user_locale, template_locale):
+        if not candidate:
+            continue
+        try:
+            parsed = Locale.parse(candidate.replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+        if parsed.language == template_locale.split("-")[0]:
+            return str(parsed)
+    return template_locale.split("-")[0] or "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +103,6 @@ class TemplateSet:
 
     default_locale: str = "en"
     templates: dict[tuple[str, str, str], dict[str, Template]] = field(default_factory=dict)
-    first_name_fallback: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, trigger_id: str, variant: str, locale: str | None) -> tuple[str, dict[str, Template]] | None:
         """Find the template: exact locale, then its language, then the default; variant, then default."""
@@ -63,9 +113,6 @@ class TemplateSet:
                 if found:
                     return loc, found
         return None
-
-    def fallback_name(self, locale: str) -> str:
-        return self.first_name_fallback.get(locale) or self.first_name_fallback.get(self.default_locale, "there")
 
 
 def _locale_chain(locale: str | None) -> list[str]:
@@ -107,7 +154,11 @@ def compile_template(source: str, where: str) -> Template:
 def load_templates(raw: dict[str, Any], default_locale: str = "en") -> TemplateSet:
     """Compile `templates: {trigger: {variant: {locale: {title, body, image_url?, deep_link?}}}}`."""
     compiled: dict[tuple[str, str, str], dict[str, Template]] = {}
-    fallback = {str(k).lower(): str(v) for k, v in (raw.get("first_name_fallback") or {}).items()}
+    if "first_name_fallback" in raw:
+        raise TemplateLoadError(
+            "first_name_fallback: no longer supported (it made copy like 'Welcome, there'); write copy that reads "
+            'well without a name instead, e.g. "Welcome{% if first_name %}, {{ first_name }}{% endif %}"'
+        )
     for trigger_id, variants in (raw.get("templates") or {}).items():
         if not isinstance(variants, dict):
             raise TemplateLoadError(f"templates.{trigger_id}: expected variant -> locale -> fields")
@@ -123,12 +174,12 @@ def load_templates(raw: dict[str, Any], default_locale: str = "en") -> TemplateS
                     raise TemplateLoadError(f"{where}: unknown field(s) {', '.join(extra)}; allowed: {FIELDS}")
                 key = (str(trigger_id), str(variant), str(locale).replace("_", "-").lower())
                 compiled[key] = {f: compile_template(fields[f], f"{where}.{f}") for f in FIELDS if f in fields}
-    return TemplateSet(default_locale.lower(), compiled, fallback)
+    return TemplateSet(default_locale.lower(), compiled)
 
 
 def truncate(text: str, max_chars: int) -> str:
     """Cut to `max_chars` characters ending in an ellipsis, at a word boundary when one is near the end."""
-    text = " ".join(text.split())
+    text = _RUNS_OF_SPACE.sub(" ", text).strip()  # not str.split(): no-break spaces in prices stay
     if len(text) <= max_chars:
         return text
     cut = text[: max(max_chars - 1, 0)]
@@ -177,9 +228,8 @@ def render_message(
     if found is None:
         raise TemplateRenderError(f"no template for {trigger_id}/{variant}/{locale or templates.default_locale}")
     used_locale, fields = found
-    ctx = {**context, "locale": used_locale, "variant": variant, "trigger_id": trigger_id}
-    if not ctx.get("first_name"):
-        ctx["first_name"] = templates.fallback_name(used_locale)
+    ctx = {**context, "locale": used_locale, "variant": variant, "trigger_id": trigger_id,
+           "number_locale": number_locale(locale, used_locale)}  # fmt: skip
     where = f"{trigger_id}/{variant}/{used_locale}"
     out = {name: _render(tpl, ctx, f"{where}.{name}").strip() for name, tpl in fields.items()}
     image = out.get("image_url") or None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
+from streams.engine.carts import CART, CART_TYPES, DEFAULT_CART, PURCHASE, apply_cart_event, cart_lines
 from streams.engine.config import Catalogue, Match, Trigger
 from streams.engine.firing import Firing
 from streams.engine.kinds import arm_anniversary, on_event_kind, on_timer_kind
@@ -22,7 +24,6 @@ from streams.engine.state import (
 # How much each behaviour says about taste (a purchase outweighs a glance).
 AFFINITY_WEIGHTS = {"view": 1.0, "play": 1.0, "fav": 2.0, "cart": 3.0, "purchase": 5.0}
 RECENT_ITEM_TYPES = ("view", "cart")
-PURCHASE = "purchase"
 
 
 class CatalogLike(Protocol):
@@ -48,6 +49,8 @@ class Engine:
         self.triggers = {t.id: t for t in catalogue.triggers}
         self.event_triggers = [t for t in catalogue.triggers if t.kind != "recommendation"]
         self.recommendations = [t for t in catalogue.triggers if t.kind == "recommendation"]
+        # Absence triggers started by cart events: their firings carry the cart's lines.
+        self.cart_reminders = [t for t in catalogue.triggers if t.kind == "absence" and CART in t.on.types]
         self.anniversaries = [t for t in catalogue.triggers if t.kind == "milestone" and t.mode == "anniversary"]
         self.half_life_ms = min((t.half_life_ms for t in self.recommendations), default=7 * DAY_MS)
         self.lookback_ms = max((t.lookback_ms for t in self.recommendations), default=0)
@@ -63,6 +66,10 @@ class Engine:
         # The user's own timeline has passed these deadlines, whatever the partition's stream time.
         state, elapsed = self.on_time(state, t)
         self._aggregate(state, event)
+        if event.type in CART_TYPES:
+            emptied = apply_cart_event(state.carts, state.bought, event)
+            if emptied is not None:
+                self._forget_cart(state, emptied)
         firings: list[Firing] = []
         triggers = self._by_type.get(event.type)
         if triggers is None:
@@ -76,6 +83,20 @@ class Engine:
         if firings:
             elapsed = elapsed + self._admit(state, firings, t)
         return state, elapsed
+
+    def _forget_cart(self, state: UserState, cart_id: str) -> None:
+        """An emptied cart needs no reminder: drop the cart triggers' windows for it."""
+        for trigger in self.cart_reminders:
+            corr = DEFAULT_CART if trigger.key == "user" else cart_id
+            if trigger.key == "user" and state.carts:
+                continue  # one window for all the user's carts, and another cart still holds something
+            state.timers.pop(f"{trigger.id}|{corr}", None)
+
+    def cart_lines(self, trigger: Trigger, state: UserState, correlation: str) -> list[dict[str, Any]]:
+        """The open cart lines a firing of this absence trigger is about (none for triggers not on carts)."""
+        if trigger not in self.cart_reminders:
+            return []
+        return cart_lines(state.carts, None if trigger.key == "user" else correlation)
 
     def _for_type(self, event_type: str) -> list[Trigger]:
         """The event triggers that may act on an event of this type (cached for a bounded set of types)."""
@@ -100,7 +121,11 @@ class Engine:
             if entry is None or trigger is None:
                 continue  # a timer of a trigger removed from the catalogue
             extra = entry[2] if len(entry) > 2 else {}
-            firings.extend(on_timer_kind(trigger, state, name, at, entry[1], extra))
+            fired = on_timer_kind(trigger, state, name, at, entry[1], extra)
+            if fired and trigger in self.cart_reminders:
+                lines = tuple(self.cart_lines(trigger, state, name))
+                fired = [replace(f, cart=lines) for f in fired]
+            firings.extend(fired)
         return state, self._admit(state, firings, now_ms)
 
     def on_profile(self, state: UserState, profile: Any) -> UserState:
@@ -129,7 +154,7 @@ class Engine:
                 value = item.category if trigger.by == "category" else item.creator
                 if value is None or self.affinity(state, trigger.by, value, now_ms) < trigger.min_affinity:
                     continue
-            extra = {k: str(v) for k in ("item_id", "category", "creator", "price") if (v := getattr(item, k))}
+            extra = {k: str(v) for k in CATALOG_FIELDS if (v := getattr(item, k, None)) is not None}
             firings.append(
                 Firing(state.user_id, trigger.id, f"{item.kind}:{item.item_id}", now_ms, {**trigger.data, **extra})
             )
@@ -208,6 +233,9 @@ class Engine:
         return admitted
 
 
+# What a recommendation firing carries of its item (the catalogue's merged view of it).
+CATALOG_FIELDS = ("item_id", "category", "creator", "title", "price", "previous_price", "currency", "image_url",
+                  "deep_link")  # fmt: skip
 AFFINITY_PREFIX = {"category": "c", "creator": "r"}  # the fan-out index's key spaces, as catalogue updates look them up
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def firing_id(user_id: str, trigger_id: str, instance: str) -> str:
@@ -20,6 +21,7 @@ class Firing:
     instance: str
     at_ms: int
     data: dict[str, str] = field(default_factory=dict)
+    cart: tuple[dict[str, Any], ...] = ()  # the open cart's lines when the firing is about a cart
 
     @property
     def id(self) -> str:

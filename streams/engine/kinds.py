@@ -46,7 +46,8 @@ def _event(trigger: Trigger, state: UserState, event: EventLike) -> list[Firing]
 
 
 def _context(event: EventLike) -> dict[str, str]:
-    names = ("item_id", "category", "creator", "cart_id")
+    """The event fields a firing carries to its message (the catalogue fills in the rest of the item)."""
+    names = ("item_id", "category", "creator", "cart_id", "price", "currency", "title", "image_url")
     return {n: str(v) for n in names if (v := getattr(event, n, None)) is not None}
 
 
@@ -97,7 +98,10 @@ def _stages(trigger: Trigger) -> list[tuple[int, str, int, dict[str, str]]]:
     shared by every user's timer (read only: a firing copies it)."""
     found = _STAGES.get((trigger.id, trigger.stages_ms))
     if found is None:
-        found = [(i, f"{trigger.id}|s{i}", stage, {"stage": str(i)}) for i, stage in enumerate(trigger.stages_ms)]
+        found = [
+            (i, f"{trigger.id}|s{i}", stage, {"stage": str(i), "days": str(stage // DAY_MS)})
+            for i, stage in enumerate(trigger.stages_ms)
+        ]
         _STAGES[(trigger.id, trigger.stages_ms)] = found
     return found
 
@@ -108,7 +112,9 @@ def _milestone(trigger: Trigger, state: UserState, event: EventLike) -> list[Fir
     t = event.event_time_ms
     if trigger.mode == "lifetime":
         n = state.counts[trigger.id] = state.counts.get(trigger.id, 0) + 1
-        return [_fire(state, trigger, f"n{n}", t, {"count": str(n)})] if n == int(trigger.threshold) else []
+        if n != int(trigger.threshold):
+            return []
+        return [_fire(state, trigger, f"n{n}", t, {**_context(event), "count": str(n)})]
     if trigger.mode == "streak":
         return _streak(trigger, state, t)
     value = 1.0 if trigger.mode == "count" else float(event_field(event, trigger.sum_field) or 0.0)
@@ -119,7 +125,8 @@ def _milestone(trigger: Trigger, state: UserState, event: EventLike) -> list[Fir
         before = windows.get(str(start), 0.0)
         after = windows[str(start)] = before + value
         if before < trigger.threshold <= after:
-            firings.append(_fire(state, trigger, f"w{start}", t, {"window_start_ms": str(start)}))
+            extra = {**_context(event), "window_start_ms": str(start), "total": f"{after:.2f}"}
+            firings.append(_fire(state, trigger, f"w{start}", t, extra))
         start -= trigger.hop_ms
     for old in sorted(windows, key=int)[:-MAX_WINDOWS]:
         del windows[old]

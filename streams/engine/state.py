@@ -44,6 +44,9 @@ class UserState:
     # "c:<category>" / "r:<creator>" -> [score, as_of_ms]
     affinity: dict[str, list[float]] = field(default_factory=dict)
     recent_items: dict[str, int] = field(default_factory=dict)
+    # cart id -> item id -> [quantity, price, currency, title, image_url, last added ms] (see carts.py)
+    carts: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    bought: list[str] = field(default_factory=list)  # items bought lately, most recent last (bounded)
     profile: dict[str, Any] = field(default_factory=dict)
     late_events: int = 0
 
@@ -71,6 +74,8 @@ class UserState:
             ("sequences", self.sequences),
             ("affinity", self.affinity),
             ("recent_items", self.recent_items),
+            ("carts", self.carts),
+            ("bought", self.bought),
             ("profile", self.profile),
             ("late_events", self.late_events),
         ):

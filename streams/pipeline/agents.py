@@ -25,7 +25,7 @@ from streams.fastpath.state import write_partition
 from streams.pipeline.feedback import EVENT, Rekeyer, install_feedback, relevant_types
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
-from streams.pipeline.runtime import Runtime
+from streams.pipeline.runtime import CATALOG_KEY, Runtime
 from streams.pipeline.web import install_web
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
@@ -242,7 +242,7 @@ def install(
         writes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
         for partition, key, value in dirty:
             writes[partition].append((key, value))
-            if not key.startswith(b"\x00"):
+            if not key.startswith((b"\x00", CATALOG_KEY)):
                 metrics.state_bytes.observe(len(value))
         for partition, items in writes.items():
             await write_partition(table, names.events, partition, items)

@@ -11,6 +11,7 @@ from streams.engine.durations import parse_duration
 from streams.engine.firing import Firing
 from streams.engine.matching import EventLike, event_field, matches
 from streams.pipeline.errors import StartupError
+from streams.pipeline.personalise import Personal
 
 DEFAULT_MAX_DELAY_MS = 24 * 3_600_000  # a nudge more than a day late is no longer the moment it was for
 # Trigger `data` keys read as delivery policy (they still travel with the firing's event fields).
@@ -55,8 +56,9 @@ def cancel_prefix(trigger_id: str, user_id: str) -> str:
     return f"{trigger_id}:{user_id}:"
 
 
-def to_decision(firing: Firing, trigger: Trigger, policy: Policy) -> DecisionFiring:
-    """The decision layer's view of an engine firing (same deterministic firing id)."""
+def to_decision(firing: Firing, trigger: Trigger, policy: Policy, personal: Personal | None = None) -> DecisionFiring:
+    """The decision layer's view of an engine firing (same deterministic firing id), with what its copy shows."""
+    personal = personal or Personal()
     cancel_key = None
     if trigger.kind in CANCELLABLE:
         # absence instances are "<correlation>@<due>": a stop with that correlation cancels only its reminder
@@ -72,6 +74,9 @@ def to_decision(firing: Firing, trigger: Trigger, policy: Policy) -> DecisionFir
         max_delay_ms=policy.max_delay_ms,
         cancel_key=cancel_key,
         event={**firing.data, "instance": firing.instance},
+        cart=personal.cart,
+        recommendations=personal.recommendations,
+        item=personal.item,
     )
 
 

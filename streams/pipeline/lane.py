@@ -5,19 +5,22 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.codec import from_json, to_json
 from schemas.records import BehaviorEvent, CatalogItem, NotificationDecision, NotificationJob, UserProfile
 from streams.decisions import DecisionConfig, DecisionState, Outcome, cancel, decide, on_timer
+from streams.decisions import Firing as DecisionFiring
 from streams.engine.clock import StreamClock
 from streams.engine.engine import Engine
 from streams.engine.firing import Firing
 from streams.engine.partition import PartitionProcessor
 from streams.engine.state import UserState
 from streams.engine.timers import TimerIndex
+from streams.pipeline.catalog_view import CatalogView
 from streams.pipeline.firings import Policy, cancels, keys_to_cancel, to_decision
+from streams.pipeline.personalise import personalise
 
 # Order of things that happen at the same event time: a deferred job due then is sent before the
 # event's cancellation applies (half-open windows), and the cancellation before the event's own firings.
@@ -25,6 +28,9 @@ _TIMER, _CANCEL, _FIRING = 0, 1, 2
 # Decisions whose user attribution then follows: a push that went out, or a firing held back for the control.
 WATCHED_OUTCOMES = frozenset({"queued", "holdout"})
 PRUNE_EVERY_MS = 3_600_000  # expired watches are dropped once per hour of stream time
+# Decision timer keys of firings waiting for the user's profile (a signup decided before its profile is read).
+AWAIT_PROFILE = "profile|"
+MAX_AWAITING = 4  # firings one user can have waiting for a profile; more are decided without it
 
 
 @dataclass(slots=True)
@@ -35,6 +41,7 @@ class Side:
     profile: UserProfile | None = None
     timers: dict[str, int] = field(default_factory=dict)  # decision timer key -> due, from TimerRequests
     watch_until_ms: int = 0  # this user's events up to this event time can still change an attribution count
+    awaiting: list[DecisionFiring] = field(default_factory=list)  # firings decided once the profile is read
 
     def next_due(self) -> int | None:
         return min(self.timers.values(), default=None)
@@ -45,6 +52,8 @@ class Side:
             data["p"] = to_json(self.profile)
         if self.watch_until_ms:
             data["w"] = self.watch_until_ms
+        if self.awaiting:
+            data["a"] = [f.to_dict() for f in self.awaiting]
         return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
@@ -54,7 +63,8 @@ class Side:
         data = json.loads(raw)
         profile = from_json(UserProfile, data["p"]) if "p" in data else None
         timers = {k: int(v) for k, v in data.get("t", {}).items()}
-        return cls(DecisionState.from_dict(data.get("d")), profile, timers, int(data.get("w", 0)))
+        awaiting = [DecisionFiring.from_dict(f) for f in data.get("a", [])]
+        return cls(DecisionState.from_dict(data.get("d")), profile, timers, int(data.get("w", 0)), awaiting)
 
 
 @dataclass(slots=True)
@@ -78,6 +88,7 @@ class Lane:
         load_side: Callable[[str], Side | None],
         clock: StreamClock,
         watch_horizon_ms: int | None = None,
+        load_catalog: Callable[[str], bytes | None] = lambda key: None,
     ) -> None:
         """`watch_horizon_ms`: how long after a push (or holdout) the user's events can still change an
         attribution count; None = no watch kept (every event is wanted, or attribution is off)."""
@@ -86,6 +97,7 @@ class Lane:
         self.policies = policies
         self.load_side = load_side
         self.proc = PartitionProcessor(engine, load_state, clock)
+        self.catalog = CatalogView(load_catalog)
         self.timers = TimerIndex()  # users by their earliest decision timer (deferred jobs)
         self.waiting: set[str] = set()  # users with a decision timer: the only ones a cancellation can hit
         self.sides: dict[str, Side] = {}  # changed since the last take_dirty
@@ -134,10 +146,19 @@ class Lane:
         side = self.side(profile.user_id)
         side.profile = profile
         self.sides[profile.user_id] = side
-        return self._settle(self.proc.on_profile(profile), self.clock.now_ms, None)
+        result = self._settle(self.proc.on_profile(profile), self.clock.now_ms, None)
+        for firing in side.awaiting:  # the profile they waited for is here: decide them as of their own time
+            side.timers.pop(AWAIT_PROFILE + firing.firing_id, None)
+            self._apply(profile.user_id, side, decide(firing, profile, side.decisions, self.config,
+                                                      firing.event_time_ms), result)  # fmt: skip
+        side.awaiting = []
+        self._index(profile.user_id, side)
+        return result
 
     def on_catalog(self, item: CatalogItem) -> Result:
-        return self._settle(self.proc.on_catalog(item), self.clock.now_ms, None)
+        known = self.catalog.apply(item)  # this partition's copy of the catalogue first, then who cares
+        shown = {k: v for k, v in known.shown().items() if k != "item_id"}
+        return self._settle(self.proc.on_catalog(replace(item, **shown)), self.clock.now_ms, None)
 
     def on_wall_clock(self, wall_ms: int) -> Result:
         return self._settle(self.proc.on_wall_clock(wall_ms), self.clock.now_ms, None)
@@ -201,13 +222,30 @@ class Lane:
             return
         key = min(side.timers, key=lambda k: (side.timers[k], k))
         due = side.timers.pop(key)
+        if key.startswith(AWAIT_PROFILE):  # the wait for the profile is over: decide without it
+            firing_id = key[len(AWAIT_PROFILE) :]
+            for firing in [f for f in side.awaiting if f.firing_id == firing_id]:
+                side.awaiting.remove(firing)
+                out = decide(firing, side.profile, side.decisions, self.config, firing.event_time_ms)
+                self._apply(user_id, side, out, result)
+            self._index(user_id, side)
+            return
         self._apply(user_id, side, on_timer(key, side.profile, side.decisions, self.config, due), result)
 
     def _decide(self, firing: Firing, result: Result) -> None:
         trigger = self.engine.triggers[firing.trigger_id]
-        side = self.side(firing.user_id)
-        df = to_decision(firing, trigger, self.policies.get(trigger.id, Policy()))
-        self._apply(firing.user_id, side, decide(df, side.profile, side.decisions, self.config, firing.at_ms), result)
+        user_id = firing.user_id
+        side = self.side(user_id)
+        personal = personalise(firing, self.proc.state(user_id), self.catalog, self.engine.half_life_ms)
+        df = to_decision(firing, trigger, self.policies.get(trigger.id, Policy()), personal)
+        wait = self.config.policy(trigger.id).await_profile_ms
+        if side.profile is None and wait and len(side.awaiting) < MAX_AWAITING:
+            side.awaiting.append(df)  # a signup is often read before the profile that names the user
+            side.timers[AWAIT_PROFILE + df.firing_id] = firing.at_ms + wait
+            self.sides[user_id] = side
+            self._index(user_id, side)
+            return
+        self._apply(user_id, side, decide(df, side.profile, side.decisions, self.config, firing.at_ms), result)
 
     def _cancel(self, user_id: str, wanted: list[str], reason: str, at_ms: int, result: Result) -> None:
         side = self.side(user_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
 from schemas.records import BehaviorEvent, CatalogItem, UserProfile
 from streams.decisions import DecisionConfig
@@ -18,6 +18,8 @@ CLOCK_KEY = b"\x00clock"
 # The decision side of a user (decision state, profile, deferred-job timers) under its own key, so an
 # event that changes only the engine state never reads or rewrites it.
 SIDE_KEY = b"\x01"
+# Each partition's copy of the product catalogue (items, shelves): "\x02<partition>|<logical key>".
+CATALOG_KEY = b"\x02"
 # What each input topic carries; ticks carry nothing.
 EXPECTED: dict[str, type] = {"event": BehaviorEvent, "profile": UserProfile, "catalog": CatalogItem}
 
@@ -25,6 +27,11 @@ EXPECTED: dict[str, type] = {"event": BehaviorEvent, "profile": UserProfile, "ca
 def pack(partition: int, body: bytes) -> bytes:
     """Table value: the partition (for index rebuilds) and the state."""
     return b"%d|%b" % (partition, body)
+
+
+def catalog_key(partition: int, name: str) -> bytes:
+    """Table key of one entry of a partition's catalogue copy."""
+    return CATALOG_KEY + b"%d|%b" % (partition, name.encode())
 
 
 def unpack(value: bytes) -> tuple[int, bytes]:
@@ -68,7 +75,7 @@ class Runtime:
         if lane is None:
             clock = StreamClock(self.lateness, replay=self.replay)
             lane = Lane(self.engine, self.config, self.policies, self._load_state, self._load_side, clock,
-                        self.watch_horizon_ms)  # fmt: skip
+                        self.watch_horizon_ms, self._catalog_loader(partition))  # fmt: skip
             lane.rebuild(*self._records(partition))
             saved = self.table.get(CLOCK_KEY + b"%d" % partition)
             if saved is not None:
@@ -116,12 +123,21 @@ class Runtime:
                     writes.append((partition, key, pack(partition, state.to_bytes())))
                 if side is not None:
                     writes.append((partition, SIDE_KEY + key, pack(partition, side.to_bytes())))
+            for name, body in lane.catalog.take_dirty().items():
+                writes.append((partition, catalog_key(partition, name), pack(partition, body)))
             writes.append((partition, CLOCK_KEY + b"%d" % partition, b"%d" % lane.clock.now_ms))
         return writes
 
     def timer_counts(self) -> dict[int, int]:
         """Users with a pending timer, per partition."""
         return {p: lane.timer_count() for p, lane in self.lanes.items()}
+
+    def _catalog_loader(self, partition: int) -> Callable[[str], bytes | None]:
+        def load(name: str) -> bytes | None:
+            value = self.table.get(catalog_key(partition, name))
+            return None if value is None else unpack(value)[1]
+
+        return load
 
     def _load_state(self, user_id: str) -> UserState | None:
         value = self.table.get(user_id.encode())
@@ -134,7 +150,7 @@ class Runtime:
     def _records(self, partition: int) -> tuple[list[UserState], list[tuple[str, Side]]]:
         states, sides = [], []
         for key, value in list(self.table.items()):
-            if value is None or key.startswith(b"\x00"):
+            if value is None or key.startswith((b"\x00", CATALOG_KEY)):
                 continue
             p, body = unpack(value)
             if p != partition:

@@ -9,7 +9,14 @@ from schemas.records import UserProfile
 from streams.decisions import DecisionConfig, Firing, parse_config
 
 BASE_TEMPLATES: dict[str, Any] = {
-    "t": {"default": {"en": {"title": "Hi {{ first_name }}", "body": "Body for {{ event.get('item_id', 'x') }}"}}},
+    "t": {
+        "default": {
+            "en": {
+                "title": "Hi{% if first_name %} {{ first_name }}{% endif %}",
+                "body": "Body for {{ event.get('item_id', 'x') }}",
+            }
+        }
+    },
     "urgent": {"default": {"en": {"title": "Now", "body": "Act now"}}},
     "low": {"default": {"en": {"title": "Low", "body": "Low"}}},
 }

@@ -294,7 +294,7 @@ def test_transactional_skips_caps_but_not_quiet_hours() -> None:
 
 
 def test_render_failure_becomes_a_template_error_decision() -> None:
-    cfg = config(templates={"t": {"default": {"en": {"title": "{{ event.price }}", "body": "b"}}}})
+    cfg = config(templates={"t": {"default": {"en": {"title": "{{ cart[0].title }}", "body": "b"}}}})  # no cart line
     out = decide(firing(), profile(), DecisionState(), cfg, NOON)
     (d,) = out.decisions
     assert (d.outcome, d.reason) == ("suppressed", "template_error") and "UndefinedError" in d.details["error"]

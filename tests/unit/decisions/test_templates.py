@@ -10,6 +10,8 @@ import pytest
 from streams.decisions import load_config
 from streams.decisions.errors import TemplateLoadError, TemplateRenderError
 from streams.decisions.templates import ELLIPSIS, fit_payload, load_templates, payload_size, render_message, truncate
+from streams.engine.config import load_catalogue
+from streams.pipeline.samples import preview
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -119,10 +121,31 @@ def test_locale_falls_back_to_language_then_default() -> None:
     assert render(raw, locale="de").locale == "en"
 
 
-def test_first_name_fallback_per_locale() -> None:
+def test_a_first_name_fallback_is_refused_with_what_to_write_instead() -> None:
     raw = {**one("Hi {{ first_name }}"), "first_name_fallback": {"en": "there"}}
-    assert render(raw, {"first_name": ""}).title == "Hi there"
-    assert render(one("Hi {{ first_name }}"), {"first_name": None}).title == "Hi there"
+    with pytest.raises(TemplateLoadError, match=r"first_name_fallback: no longer supported.*if first_name"):
+        load_templates(raw)
+
+
+def test_copy_without_a_name_reads_well() -> None:
+    raw = one("Welcome{% if first_name %}, {{ first_name }}{% endif %} 👋")
+    assert render(raw, {"first_name": ""}).title == "Welcome 👋"
+    assert render(raw, {"first_name": "Zoë"}).title == "Welcome, Zoë 👋"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("de-DE", "1.234,50\u00a0€"), ("en-GB", "€1,234.50"), ("fr-FR", "1\u202f234,50\u00a0€"), ("en-US", "€1,234.50")],
+)
+def test_prices_are_formatted_in_the_users_locale(locale: str, expected: str) -> None:
+    raw = {"templates": {"trig": {"default": {lang: {"title": "{{ 1234.5 | money('EUR') }}", "body": "b"}
+                                              for lang in ("en", "de", "fr")}}}}  # fmt: skip
+    assert render(raw, locale=locale).title == expected
+
+
+def test_money_without_a_currency_uses_the_contexts_and_a_non_number_renders_nothing() -> None:
+    raw = one("{{ 12 | money }}|{{ none | money('EUR') }}|{{ 1234567 | number }}")
+    assert render(raw, {"currency": "USD"}, locale="en").title == "$12.00||1,234,567"
 
 
 def test_missing_template_is_a_render_error() -> None:
@@ -167,21 +190,13 @@ def test_image_url_must_be_http_and_empty_fields_become_none() -> None:
         render(one("t", image_url="javascript:alert(1)"))
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        {},  # a sparse firing: every shipped template must still render
-        {"item_id": "i1", "title": "Red shoes", "category": "shoes", "price": 49.9, "previous_price": 59.9,
-         "currency": "EUR", "cart_id": "c1", "image_url": "https://img.example/1.jpg", "stage": "1", "step": "2"},
-    ],
-)  # fmt: skip
-def test_every_shipped_template_renders(event: dict[str, Any]) -> None:
+def test_every_shipped_template_reads_well_for_every_trigger_kind_named_or_not() -> None:
     cfg = load_config(ROOT / "streams/templates/decisions.yaml")
-    cart = [{"item_id": "i1", "title": "Red shoes", "price": 49.9, "quantity": 2}] if event else []
-    recs = [{"item_id": "i2", "title": "Blue hat"}] if event else []
-    for trigger, variant, locale in cfg.templates.templates:
-        ctx = {"first_name": "", "event": event, "cart": cart, "cart_count": len(cart), "cart_total": 99.8,
-               "recommendations": recs, "discount_code": "SAVE", "user": {}}  # fmt: skip
-        msg = render_message(cfg.templates, trigger, variant, locale, ctx, 65, 240)
-        text = msg.title + msg.body
-        assert msg.title and msg.body and "{{" not in text and "None" not in text, (trigger, variant, locale, text)
+    catalogue = load_catalogue((ROOT / "streams/triggers.yaml").read_text())
+    previews = preview(catalogue, cfg)
+    assert {p.trigger_id for p in previews} == {t.id for t in catalogue.triggers}
+    bad = [(p.trigger_id, p.variant, p.locale, p.sample, p.title, p.body, p.problems) for p in previews if p.problems]
+    assert bad == []
+    wanted = ("cart_abandoned", "default", "de", "rich, named")
+    german = [p for p in previews if (p.trigger_id, p.variant, p.locale, p.sample) == wanted]
+    assert german and all("3 Artikel für 2.347,99\u00a0€" in p.body for p in german)

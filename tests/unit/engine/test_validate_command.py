@@ -33,3 +33,26 @@ def test_broken_file_lists_every_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "triggers[2].within: expected a duration" in result.stderr
     assert "triggers[3].stages[1]: expected a duration" in result.stderr
+
+
+def test_copy_a_person_should_not_see_fails_validation_and_names_the_template(tmp_path: Path) -> None:
+    decisions = (ROOT / "streams" / "templates" / "decisions.yaml").read_text()
+    broken = decisions.replace(
+        'body: "Thanks for being a loyal customer{% if first_name %}',
+        'body: "{{ item.titel }} and {{ item.price }} for you{% if first_name %}',
+    )
+    assert broken != decisions
+    path = tmp_path / "decisions.yaml"
+    path.write_text(broken)
+    result = subprocess.run([str(NUDGE), "validate", str(ROOT / "streams" / "triggers.yaml"), "--decisions", str(path)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 1
+    assert "templates.tenth_purchase.default.en [rich, named]: body: placeholder or empty value 'None'" in result.stderr
+    assert "amount '89.99' without a currency" in result.stderr
+
+
+def test_show_prints_every_sample_push(tmp_path: Path) -> None:
+    result = subprocess.run([str(NUDGE), "validate", str(ROOT / "streams" / "triggers.yaml"), "--show"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "cart_abandoned/default/de (rich, named): Alex, dein Warenkorb wartet 🛒 | 3 Artikel für" in result.stdout

@@ -17,7 +17,7 @@ from streams.engine.engine import Engine
 from streams.engine.state import DAY_MS, UserState
 from streams.pipeline.firings import policies
 from streams.pipeline.lane import Side
-from streams.pipeline.runtime import CLOCK_KEY, SIDE_KEY, Runtime, unpack
+from streams.pipeline.runtime import CATALOG_KEY, CLOCK_KEY, SIDE_KEY, Runtime, unpack
 
 ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
@@ -122,6 +122,9 @@ def _state_dump(table: dict[bytes, bytes]) -> dict[str, Any]:
             out[key.decode(errors="replace")] = value.decode()
             continue
         part, body = unpack(value)
+        if key.startswith(CATALOG_KEY):
+            out["catalog:" + key[1:].decode()] = [part, json.loads(body)]
+            continue
         if key.startswith(SIDE_KEY):
             side = Side.from_bytes(body)
             out["side:" + key[1:].decode()] = [

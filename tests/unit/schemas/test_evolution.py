@@ -48,3 +48,30 @@ def test_current_reader_reads_every_committed_version(path: Path, data: st.DataO
     for name, value in datum.items():  # fields both versions share keep their value
         if name in current and not isinstance(value, dict):
             assert current[name] == codec._jsonable(value)
+
+
+def _write_with(path: Path, datum: dict) -> bytes:
+    writer = json.loads(path.read_text())
+    buf = BytesIO()
+    buf.write(b"\xc3\x01" + codec.fingerprint(writer))
+    schemaless_writer(buf, parse_schema(writer), datum)
+    return buf.getvalue()
+
+
+def test_a_v1_event_reads_with_no_title_or_image_and_a_v2_remove_from_cart_round_trips() -> None:
+    v1 = {"event_id": "e1", "user_id": "u1", "type": "cart", "event_time_ms": 1, "session_id": None, "item_id": "i1",
+          "category": None, "creator": None, "price": 9.5, "currency": "EUR", "cart_id": "k", "quantity": 2,
+          "job_id": None, "properties": {}, "context": None}  # fmt: skip
+    old = codec.decode(_write_with(SCHEMA_DIR / "history/BehaviorEvent/v1.avsc", v1))
+    assert (old.item_id, old.quantity, old.title, old.image_url) == ("i1", 2, None, None)
+    new = type(old)(event_id="e2", user_id="u1", type="remove_from_cart", event_time_ms=2, item_id="i1", cart_id="k",
+                    title="Red shoes", image_url="https://img.example/i1.jpg")  # fmt: skip
+    assert codec.decode(codec.encode(new)) == new
+
+
+def test_a_v1_catalogue_update_reads_with_stock_unknown() -> None:
+    v1 = {"item_id": "i1", "kind": "price_drop", "category": None, "creator": None, "title": "Red shoes",
+          "price": 40.0, "previous_price": 50.0, "currency": "EUR", "image_url": None, "deep_link": None,
+          "event_time_ms": 1}  # fmt: skip
+    old = codec.decode(_write_with(SCHEMA_DIR / "history/CatalogItem/v1.avsc", v1))
+    assert (old.title, old.previous_price, old.in_stock) == ("Red shoes", 50.0, None)
