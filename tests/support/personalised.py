@@ -132,10 +132,11 @@ def phases() -> list[Phase]:
         _item("board-deluxe", "Board Game Deluxe", 59.00, "games", kind="new_arrival", at=T0 + 4 * HOUR + 3 * MIN),
         _item("steel-kettle", "Steel Kettle", 45.00, "kitchen", kind="new_arrival", at=T0 + 4 * HOUR + 4 * MIN),
     ]
-    week = Phase("a week of app opens", clock_ms=T0 + 6 * DAY + 12 * HOUR)
-    week.records += [event("u-streak", "app_open", T0 + d * DAY) for d in range(1, 7)]
+    # One phase a day: in replay, a delivery worker judges a job's deadline by the newest job it has read.
+    week = [Phase(f"day {d}", [event("u-streak", "app_open", T0 + d * DAY)], T0 + d * DAY + 12 * HOUR)
+            for d in range(1, 7)]  # fmt: skip
     quiet = Phase("a quiet week later", clock_ms=T0 + 8 * DAY)
-    return [setup, day0, late, news, week, quiet]
+    return [setup, day0, late, news, *week, quiet]
 
 
 EXPECTED = [
