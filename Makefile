@@ -56,6 +56,7 @@ test-unit: install ## Run the pure unit tests (no stack needed)
 
 test: install ## Set everything up, run the chart checks and the unit + integration tests, stop the stack
 	$(MAKE) --no-print-directory chart-test
+	deploy/local/browser.sh
 	$(WITH_STACK) $(VENV)/bin/pytest tests -q --ignore=tests/chart --durations=15 $(PYTEST_ARGS)
 
 demo: install ## Run the demo on the local stack

@@ -9,14 +9,18 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.simulator.catalogue import CURRENCY, Item, make_item
 from connectors.simulator.errors import BadConfigError
 from connectors.simulator.personas import CATEGORIES, DAY_MS, HOUR_MS, SimUser, make_user, stable_seed
 from connectors.simulator.reaction import RETURN_GOAL, ReactionModel
-from schemas.records import BehaviorEvent, CatalogItem, EventContext
+from schemas.records import BehaviorEvent, EventContext
 
 ITEMS_PER_CATEGORY = 25
 NEW_ARRIVAL_EVERY_MS = 4 * HOUR_MS
 PRICE_DROP_EVERY_MS = 3 * HOUR_MS
+OUT_OF_STOCK_EVERY_MS = 6 * HOUR_MS
+RESTOCK_AFTER_MS = 12 * HOUR_MS
+MAX_BASKET = 3  # items a session adds to the cart at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +42,6 @@ class SimConfig:
         return self.start_ms + int(self.days * DAY_MS)
 
 
-@dataclass(slots=True)
-class Item:
-    item_id: str
-    category: str
-    price: float
-
-
 def _time_of(record: Any) -> int:
     at_ms: int = getattr(record, "event_time_ms", None) or record.updated_at_ms
     return at_ms
@@ -59,7 +56,7 @@ class World:
         self.users: dict[str, SimUser] = {}
         self.items: list[Item] = []
         self.by_category: dict[str, list[Item]] = {c: [] for c in CATEGORIES}
-        self.open_carts: dict[str, list[tuple[str, Item]]] = {}  # user -> (cart_id, item)
+        self.open_carts: dict[str, tuple[str, list[Item]]] = {}  # user -> (cart id, items in it)
         self.now_ms = config.start_ms
         self.published: dict[str, int] = {}
         self.pushes_seen: set[str] = set()
@@ -67,13 +64,15 @@ class World:
         self._seq = 0
         for c, category in enumerate(CATEGORIES):
             for i in range(ITEMS_PER_CATEGORY):
-                self._add_item(Item(f"i{c}{i:03d}", category, round(self.rng.uniform(5, 200), 2)))
+                self._add_item(make_item(self.rng, f"i{c}{i:03d}", category))
+        self._at(config.start_ms, "catalogue")  # the shop's catalogue is known before anyone visits
         for index in range(config.users):
             user = make_user(config.seed, index, config.start_ms)
             self.users[user.user_id] = user
             self._at(user.joins_at_ms, "join", user.user_id)
         self._at(config.start_ms + NEW_ARRIVAL_EVERY_MS, "arrival")
         self._at(config.start_ms + PRICE_DROP_EVERY_MS, "price_drop")
+        self._at(config.start_ms + OUT_OF_STOCK_EVERY_MS, "out_of_stock")
 
     def _at(self, at_ms: int, kind: str, *args: Any) -> None:
         self._seq += 1
@@ -158,18 +157,25 @@ class World:
         session = f"s-{user_id}-{at_ms}"
         t = at_ms
         out.append(self._event(user, "app_open", t, session_id=session))
-        seen: Item | None = None
+        viewed: list[Item] = []
         for _ in range(rng.randint(*p.views_per_session)):
             t += rng.randrange(5_000, 90_000)
             seen = self._pick_item(rng, user)
+            viewed.append(seen)
             out.append(self._item_event(user, "view", t, seen, session_id=session))
             if rng.random() < 0.05:
                 out.append(self._item_event(user, "fav", t + 1_000, seen, session_id=session))
-        if seen is not None and rng.random() < p.cart_p:
-            t += rng.randrange(5_000, 60_000)
-            cart_id = f"c-{user_id}-{t}"
-            out.append(self._item_event(user, "cart", t, seen, session_id=session, cart_id=cart_id, quantity=1))
-            self.open_carts.setdefault(user_id, []).append((cart_id, seen))
+        if viewed and rng.random() < p.cart_p:
+            cart_id, basket = self.open_carts.get(user_id) or (f"c-{user_id}-{t}", [])
+            for item in rng.sample(viewed, min(len(viewed), rng.randint(1, MAX_BASKET))):
+                t += rng.randrange(5_000, 60_000)
+                out.append(self._item_event(user, "cart", t, item, session_id=session, cart_id=cart_id, quantity=1))
+                basket.append(item)
+            if len(basket) > 1 and rng.random() < 0.15:  # second thoughts
+                t += rng.randrange(5_000, 60_000)
+                out.append(self._item_event(user, "remove_from_cart", t, basket.pop(), session_id=session,
+                                            cart_id=cart_id))  # fmt: skip
+            self.open_carts[user_id] = (cart_id, basket)
             if rng.random() < p.buy_now_p:
                 self._at(t + rng.randrange(30_000, 600_000), "buy", user_id, "session")
             elif rng.random() < p.natural_return_p:  # the base rate a holdout user converts at
@@ -178,16 +184,14 @@ class World:
 
     def _on_buy(self, at_ms: int, out: list[Any], user_id: str, source: str) -> None:
         user = self.users[user_id]
-        carts = self.open_carts.get(user_id)
-        if carts:
-            cart_id, item = carts.pop()
-        elif source == "return":
-            return  # the cart was already bought (after a push, say)
-        else:
-            cart_id, item = None, self._pick_item(random.Random(stable_seed(self.config.seed, user_id, at_ms)), user)
-        out.append(
-            self._item_event(user, "purchase", at_ms, item, cart_id=cart_id, quantity=1, properties={"source": source})
-        )
+        cart_id, basket = self.open_carts.pop(user_id, (None, []))
+        if not basket:
+            if source == "return":
+                return  # the cart was already bought (after a push, say)
+            basket = [self._pick_item(random.Random(stable_seed(self.config.seed, user_id, at_ms)), user)]
+        for i, item in enumerate(basket):  # one purchase line per item; the first closes the cart
+            out.append(self._item_event(user, "purchase", at_ms + i, item, cart_id=cart_id, quantity=1,
+                                        properties={"source": source}))  # fmt: skip
 
     def _on_feedback(self, at_ms: int, out: list[Any], user_id: str, type_: str, job_id: str, trigger_id: str) -> None:
         out.append(self._event(self.users[user_id], type_, at_ms, job_id=job_id, properties={"trigger_id": trigger_id}))
@@ -195,33 +199,35 @@ class World:
     def _on_event(self, at_ms: int, out: list[Any], user_id: str, type_: str, properties: dict[str, Any]) -> None:
         out.append(self._event(self.users[user_id], type_, at_ms, properties=properties))
 
+    def _on_catalogue(self, at_ms: int, out: list[Any]) -> None:
+        out.extend(item.record("update", at_ms) for item in self.items)
+
     def _on_arrival(self, at_ms: int, out: list[Any]) -> None:
-        category = self.rng.choice(CATEGORIES)
-        item = Item(f"n{len(self.items):04d}", category, round(self.rng.uniform(10, 150), 2))
+        item = make_item(self.rng, f"n{len(self.items):04d}", self.rng.choice(CATEGORIES))
         self._add_item(item)
-        out.append(self._catalog(item, "new_arrival", at_ms))
+        out.append(item.record("new_arrival", at_ms))
         if at_ms + NEW_ARRIVAL_EVERY_MS < self.config.end_ms:
             self._at(at_ms + NEW_ARRIVAL_EVERY_MS, "arrival")
 
     def _on_price_drop(self, at_ms: int, out: list[Any]) -> None:
         item = self.rng.choice(self.items)
         previous, item.price = item.price, round(item.price * 0.8, 2)
-        out.append(self._catalog(item, "price_drop", at_ms, previous))
+        out.append(item.record("price_drop", at_ms, previous))
         if at_ms + PRICE_DROP_EVERY_MS < self.config.end_ms:
             self._at(at_ms + PRICE_DROP_EVERY_MS, "price_drop")
 
-    def _catalog(self, item: Item, kind: str, at_ms: int, previous: float | None = None) -> CatalogItem:
-        return CatalogItem(
-            item_id=item.item_id,
-            kind=kind,
-            category=item.category,
-            title=f"{item.category.title()} #{item.item_id}",
-            price=item.price,
-            previous_price=previous,
-            currency="EUR",
-            deep_link=f"nudge://item/{item.item_id}",
-            event_time_ms=at_ms,
-        )
+    def _on_out_of_stock(self, at_ms: int, out: list[Any]) -> None:
+        item = self.rng.choice([i for i in self.items if i.in_stock])
+        item.in_stock = False
+        out.append(item.record("update", at_ms))
+        self._at(at_ms + RESTOCK_AFTER_MS, "restock", item.item_id)
+        if at_ms + OUT_OF_STOCK_EVERY_MS < self.config.end_ms:
+            self._at(at_ms + OUT_OF_STOCK_EVERY_MS, "out_of_stock")
+
+    def _on_restock(self, at_ms: int, out: list[Any], item_id: str) -> None:
+        item = next(i for i in self.items if i.item_id == item_id)
+        item.in_stock = True
+        out.append(item.record("back_in_stock", at_ms))
 
     def _pick_item(self, rng: random.Random, user: SimUser) -> Item:
         category = rng.choice(user.favourites) if rng.random() < user.persona.focus else rng.choice(CATEGORIES)
@@ -233,5 +239,12 @@ class World:
 
     def _item_event(self, user: SimUser, type_: str, at_ms: int, item: Item, **fields: Any) -> BehaviorEvent:
         return self._event(
-            user, type_, at_ms, item_id=item.item_id, category=item.category, price=item.price, currency="EUR", **fields
+            user,
+            type_,
+            at_ms,
+            item_id=item.item_id,
+            category=item.category,
+            price=item.price,
+            currency=CURRENCY,
+            **fields,
         )

@@ -162,7 +162,7 @@ def on_delivery(state: UserAttribution, r: DeliveryResult, cfg: AnalyticsConfig)
 
 
 def on_event(state: UserAttribution, e: BehaviorEvent, cfg: AnalyticsConfig) -> list[Count]:
-    """Attribute feedback by job id, a conversion to the last touch in its window, and retention."""
+    """Attribute feedback by job id, a conversion to each trigger's last touch in its window, and retention."""
     out: list[Count] = []
     now = e.event_time_ms
     if e.type in (OPENED, CLICKED):
@@ -178,9 +178,16 @@ def on_event(state: UserAttribution, e: BehaviorEvent, cfg: AnalyticsConfig) -> 
         for t in live
         if e.type in cfg.goals_of(t.trigger_id) and t.at_ms <= now <= t.at_ms + cfg.window_of(t.trigger_id)
     ]
-    if candidates:
-        last = max(candidates, key=lambda t: (t.at_ms, t.job_id))
-        _mark(last, _CONVERTED, "converted", out)
+    # Each trigger's experiment sees every conversion after its own touch: the last touch of each trigger in its
+    # window converts. (Last touch across triggers would hand a cart reminder's purchase to whatever price-drop
+    # push came after it, while its held-out users keep theirs: the lift would be measured against the wrong base.)
+    last: dict[str, Touch] = {}
+    for t in candidates:
+        best = last.get(t.trigger_id)
+        if best is None or (t.at_ms, t.job_id) > (best.at_ms, best.job_id):
+            last[t.trigger_id] = t
+    for t in sorted(last.values(), key=lambda t: (t.at_ms, t.job_id)):
+        _mark(t, _CONVERTED, "converted", out)
     if e.type in cfg.activity_types:
         for t in live:
             if t.at_ms < now <= t.at_ms + cfg.retention_ms:

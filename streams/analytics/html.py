@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from schemas.records import TriggerMetrics
+from schemas.records import NotificationJob, TriggerMetrics
 from streams.analytics.attribution import HOLDOUT
 from streams.analytics.report import ReportData, base_of, lift_text, pct, text_report, when
 from streams.analytics.stats import rate, wilson
@@ -16,6 +16,14 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
 table{border-collapse:collapse;font-size:.85em}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right}
 td:first-child,th:first-child{text-align:left}svg text{font-size:11px}pre{font-size:.8em;background:#f6f6f6;padding:1em}
+.phones{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.phone{width:300px;background:#1f2430;border-radius:18px;padding:.8em}
+.phone h3{color:#ddd;font-size:.85em;margin:.2em .3em .6em}
+.card{background:#fff;border-radius:12px;padding:.6em .7em;margin-bottom:.6em;font-size:.85em;overflow:hidden}
+.card .head{color:#666;font-size:.8em;margin-bottom:.2em}.card .title{font-weight:600}.card .body{color:#333}
+.card .picture{position:relative;height:120px;margin-top:.5em;border-radius:8px;overflow:hidden}
+.card .picture .placeholder{position:absolute;inset:0;background:#e9ecf2;color:#667;font-size:.75em;display:flex;
+align-items:center;justify-content:center;text-align:center;padding:.5em;word-break:break-all}
+.card .picture .image{position:absolute;inset:0;background-size:cover;background-position:center}
 """
 
 
@@ -107,7 +115,7 @@ def outcome_chart(data: ReportData) -> str:
 
 
 def sends_chart(data: ReportData) -> str:
-    """Pushes accepted by the provider per hour."""
+    """Pushes accepted by the provider per hour (of the jobs' event time when the jobs were read)."""
     points = data.sends_per_hour
     width, height, pad = 760, 160, 30
     if not points:
@@ -131,6 +139,31 @@ def sends_chart(data: ReportData) -> str:
     )
 
 
+def _card(job: NotificationJob) -> str:
+    """One notification as a phone shows it; a picture that cannot load (offline) leaves a labelled box."""
+    picture = ""
+    if job.image_url:
+        url = escape(job.image_url, quote=True)
+        picture = (f'<div class="picture"><div class="placeholder">picture: {escape(job.image_url)}</div>'
+                   f'<div class="image" style="background-image:url(&quot;{url}&quot;)"></div></div>')  # fmt: skip
+    head = f"Nudge · {escape(job.locale or '-')} · {when(job.created_at_ms)}"
+    text = f'<div class="title">{escape(job.title)}</div><div class="body">{escape(job.body)}</div>'
+    return (
+        f'<div class="card" data-trigger="{escape(job.trigger_id)}"><div class="head">{head}</div>{text}{picture}</div>'
+    )
+
+
+def received_section(data: ReportData) -> str:
+    """Sample pushes per trigger x variant, drawn as notification cards."""
+    if not data.received:
+        return "<p>No push was sent (or notifications.jobs could not be read).</p>"
+    phones = "".join(
+        f'<div class="phone"><h3>{escape(trigger)} / {escape(variant)}</h3>{"".join(_card(j) for j in jobs)}</div>'
+        for (trigger, variant), jobs in data.received.items()
+    )
+    return f'<div class="phones">{phones}</div>'
+
+
 def html_report(data: ReportData) -> str:
     """The whole page."""
     lift_rows = "".join(
@@ -141,6 +174,7 @@ def html_report(data: ReportData) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Nudge report</title><style>{STYLE}</style></head><body>
 <h1>Nudge report</h1><p>Metrics {escape(data.source)}.</p>
+<h2>What users received</h2>{received_section(data)}
 <h2>Funnel per trigger</h2>{funnel_chart(data)}
 <h2>Open rate per variant (out of delivered, 95% Wilson CI)</h2>{rate_chart(data, "opened")}
 <h2>Click rate per variant</h2>{rate_chart(data, "clicked")}
@@ -148,7 +182,7 @@ def html_report(data: ReportData) -> str:
 <h2>Lift vs holdout (Newcombe 95% CI; * excludes zero)</h2>
 <table><tr><th>trigger/variant</th><th>sent / held out</th><th>conversion</th><th>lift</th></tr>{lift_rows}</table>
 <h2>Decisions by outcome</h2>{outcome_chart(data)}
-<h2>Sends over time</h2>{sends_chart(data)}
+<h2>Sends over time (per hour, {escape(data.sends_by)})</h2>{sends_chart(data)}
 <h2>All numbers</h2><pre>{escape(chr(10).join(text_report(data)))}</pre>
 </body></html>
 """

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
+from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, NotificationJob, TriggerMetrics
 from streams.analytics.attribution import HOLDOUT, HOUR_MS, AnalyticsConfig
 from streams.analytics.batch import recompute
 from streams.analytics.metrics import board_from_records
 from streams.analytics.stats import rate, wilson
 
 FROM_TOPIC = "analytics.trigger_metrics"
+SAMPLES_PER_VARIANT = 4  # notifications shown per trigger x variant in "What users received"
 RECOMPUTED = "recomputed from notifications.decisions, notifications.delivery and behavior.events"
 
 
@@ -25,8 +26,10 @@ class ReportData:
     rows: list[TriggerMetrics]  # one per trigger x variant, all windows folded
     outcomes: dict[str, Counter[str]]  # trigger -> decision outcome -> count
     delivery_status: Counter[tuple[str, str]]  # (provider, status) -> count
-    sends_per_hour: list[tuple[int, int]]  # (hour start ms, results with status sent)
+    sends_per_hour: list[tuple[int, int]]  # (hour start ms of the job's event time, jobs sent)
     read: dict[str, int] = field(default_factory=dict)
+    received: dict[tuple[str, str], list[NotificationJob]] = field(default_factory=dict)  # samples sent
+    sends_by: str = "event time"  # what the hours of sends_per_hour are: the jobs' event time, or the wall clock
 
 
 def build_report(
@@ -36,6 +39,7 @@ def build_report(
     metrics: Iterable[TriggerMetrics] = (),
     cfg: AnalyticsConfig | None = None,
     now_ms: int = 0,
+    jobs: Iterable[NotificationJob] = (),
 ) -> ReportData:
     """Metrics from the metrics topic when it has any, else recomputed from the raw records."""
     published = list(metrics)
@@ -46,7 +50,12 @@ def build_report(
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     for d in decisions:
         outcomes[d.trigger_id][d.outcome] += 1
-    hours = Counter(r.at_ms - r.at_ms % HOUR_MS for r in deliveries if r.status == "sent")
+    by_id = {j.job_id: j for j in jobs}
+    sent = {r.job_id for r in deliveries if r.status == "sent"}
+    if by_id:  # when each push was meant for, in the stream's own time (a replay's wall clock says nothing)
+        hours = Counter(at - at % HOUR_MS for j in sent if (at := by_id[j].created_at_ms if j in by_id else None))
+    else:
+        hours = Counter(r.at_ms - r.at_ms % HOUR_MS for r in deliveries if r.status == "sent")
     return ReportData(
         source=source,
         rows=board.collapsed().records(now_ms),
@@ -58,8 +67,31 @@ def build_report(
             "deliveries": len(deliveries),
             "events": len(events),
             "metrics": len(published),
+            "jobs": len(by_id),
         },
+        received=samples_received([by_id[j] for j in sorted(sent) if j in by_id]),
+        sends_by="event time" if by_id else "wall clock",
     )
+
+
+def samples_received(
+    sent: list[NotificationJob], per_variant: int = SAMPLES_PER_VARIANT
+) -> dict[tuple[str, str], list[NotificationJob]]:
+    """A few pushes people received per trigger x variant: other locales and other texts first, pictures first."""
+    groups: dict[tuple[str, str], list[NotificationJob]] = defaultdict(list)
+    for job in sorted(sent, key=lambda j: (j.image_url is None, j.created_at_ms, j.job_id)):
+        groups[(job.trigger_id, job.variant)].append(job)
+    out = {}
+    for key, group in sorted(groups.items()):
+        picked: list[NotificationJob] = []
+        for new_locale in (True, False):
+            for job in group:
+                fresh = (job.title, job.body) not in {(p.title, p.body) for p in picked}
+                other_locale = all(p.locale != job.locale for p in picked)
+                if len(picked) < per_variant and fresh and (other_locale or not new_locale):
+                    picked.append(job)
+        out[key] = picked
+    return out
 
 
 def base_of(row: TriggerMetrics) -> int:
@@ -160,8 +192,15 @@ def text_report(data: ReportData) -> list[str]:
     if data.sends_per_hour:
         first, last = data.sends_per_hour[0][0], data.sends_per_hour[-1][0]
         out.append(
-            f"  sends from {when(first)} to {when(last + HOUR_MS)}, peak {max(n for _, n in data.sends_per_hour)}/hour"
+            f"  sends from {when(first)} to {when(last + HOUR_MS)} ({data.sends_by}), "
+            f"peak {max(n for _, n in data.sends_per_hour)}/hour"
         )
+    if data.received:
+        out += ["", "What users received (a sample per trigger x variant)"]
+        for (trigger, variant), jobs in data.received.items():
+            for job in jobs[:2]:
+                picture = "  [picture]" if job.image_url else ""
+                out.append(f"  {trigger}/{variant} ({job.locale}): {job.title} | {job.body}{picture}")
     return out
 
 

@@ -12,7 +12,7 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion; (0, 1) when there are no trials."""
     if trials <= 0:
         return 0.0, 1.0
-    p = successes / trials
+    p = min(max(successes / trials, 0.0), 1.0)  # counts from different streams can cross; never a math error
     z2 = z * z
     denom = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denom

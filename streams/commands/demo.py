@@ -182,8 +182,10 @@ def register(app: faust.App, settings: Settings) -> None:
 
     @app.command(
         option("--users", default=2000, type=int, help="simulated users"),
-        option("--days", default=3.0, type=float, help="days of simulated history"),
-        option("--duration", default=90.0, type=float, help="wall seconds the simulation takes"),
+        option(
+            "--days", default=10.0, type=float, help="days of simulated history (7+ so inactivity and streaks fire)"
+        ),
+        option("--duration", default=120.0, type=float, help="wall seconds the simulation takes"),
         option("--seed", default=7, type=int, help="simulation seed"),
         option("--out", default="reports", help="where logs and the HTML report go"),
     )

@@ -15,7 +15,7 @@ from faust.cli import option
 from schemas import topics
 from schemas.codec import decode
 from schemas.errors import SchemaError
-from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
+from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, NotificationJob, TriggerMetrics
 from streams.analytics.attribution import AnalyticsConfig
 from streams.analytics.html import html_report
 from streams.analytics.report import ReportData, build_report, text_report
@@ -35,6 +35,7 @@ class ReportTopics:
     delivery: str
     events: str
     metrics: str
+    jobs: str = ""  # the rendered pushes, for "What users received" (none: that section is left out)
 
     @classmethod
     def named(cls, prefix: str = "") -> ReportTopics:
@@ -43,6 +44,7 @@ class ReportTopics:
             delivery=topics.prefixed(prefix, topics.NOTIFICATION_DELIVERY),
             events=topics.prefixed(prefix, topics.BEHAVIOR_EVENTS),
             metrics=topics.prefixed(prefix, topics.TRIGGER_METRICS),
+            jobs=topics.prefixed(prefix, topics.NOTIFICATION_JOBS),
         )
 
 
@@ -97,8 +99,9 @@ def collect(bootstrap: str, names: ReportTopics, cfg: AnalyticsConfig | None = N
     deliveries, bad_r = read_topic(bootstrap, names.delivery, DeliveryResult)
     events, bad_e = read_topic(bootstrap, names.events, BehaviorEvent, lambda e: e.type in FEEDBACK_TYPES)
     metrics, bad_m = read_topic(bootstrap, names.metrics, TriggerMetrics)
-    data = build_report(decisions, deliveries, events, metrics, cfg, now_ms=time.time_ns() // 1_000_000)
-    data.read["undecodable"] = bad_d + bad_r + bad_e + bad_m
+    jobs, bad_j = read_topic(bootstrap, names.jobs, NotificationJob) if names.jobs else ([], 0)
+    data = build_report(decisions, deliveries, events, metrics, cfg, now_ms=time.time_ns() // 1_000_000, jobs=jobs)
+    data.read["undecodable"] = bad_d + bad_r + bad_e + bad_m + bad_j
     return data
 
 
@@ -134,6 +137,7 @@ def register(app: faust.App, settings: Settings) -> None:
         option("--delivery-topic", default=default.delivery, show_default=True),
         option("--events-topic", default=default.events, show_default=True),
         option("--metrics-topic", default=default.metrics, show_default=True),
+        option("--jobs-topic", default=default.jobs, show_default=True),
     )
     async def report(
         self: object,
@@ -143,9 +147,10 @@ def register(app: faust.App, settings: Settings) -> None:
         delivery_topic: str,
         events_topic: str,
         metrics_topic: str,
+        jobs_topic: str,
     ) -> None:
-        """Funnel, rates with CIs, decisions and lift per trigger x variant; writes an HTML page too."""
-        names = ReportTopics(decisions_topic, delivery_topic, events_topic, metrics_topic)
+        """Funnel, rates with CIs, decisions and lift per trigger x variant, sample pushes; writes an HTML page too."""
+        names = ReportTopics(decisions_topic, delivery_topic, events_topic, metrics_topic, jobs_topic)
         code, _ = run_report(bootstrap, names, Path(html))
         if code:
             raise SystemExit(code)

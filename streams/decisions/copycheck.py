@@ -11,7 +11,7 @@ _ZERO_ITEMS = re.compile(r"(?<![\d.,])0\s+(items?|Artikel|articles?|produits?|it
 _DANGLING = re.compile(r"^[\s,;:.!?-]|,\s*[,.!?]|\s,")
 # A decimal amount (12.50, 1.234,50, 12,5) and the currency marks that may stand beside it.
 _AMOUNT = re.compile(r"\d[\d.,\u00a0\u202f]*[.,]\d{1,2}(?!\d)")
-_CURRENCY = re.compile(r"[€$£¥₹₩₽¢]|\b[A-Z]{3}\b|R\$|CHF|kr|zł")
+_CURRENCY = re.compile(r"[€$£¥₹₩₽¢]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|R\$|kr|zł")  # "EUR192.82" (en-AU) too
 
 
 def copy_problems(text: str) -> list[str]:

@@ -39,6 +39,9 @@ class BatchRoutes:
     def __init__(self) -> None:
         self.handlers: dict[str, BatchHandler] = {}
         self.flushers: list[Flusher] = []
+        # Topics whose fetched records go before the others' in each round: side inputs the events read (a
+        # profile produced with a signup should name the user in the welcome, whichever fetch got there first).
+        self.first: set[str] = set()
         # A flush never interleaves with a batch: it sees whole batches only (their outputs and their state).
         self.lock = asyncio.Lock()
 
@@ -119,7 +122,8 @@ class BatchConsumer(TrackedAckConsumer):
                     await self.perform_seek()
                     continue
                 generation = self.app.consumer_generation_id
-                for tp, batch in records.items():
+                first = self.routes.first
+                for tp, batch in sorted(records.items(), key=lambda item: item[0].topic not in first):
                     if active is not None and tp not in active and tp not in self._buffered_partitions:
                         continue
                     if self.app.consumer_generation_id != generation or not self.flow_active:

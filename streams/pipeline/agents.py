@@ -22,7 +22,7 @@ from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
 from streams.fastpath.state import write_partition
-from streams.pipeline.feedback import EVENT, Rekeyer, install_feedback, relevant_types
+from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback, relevant_types
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import CATALOG_KEY, Runtime
@@ -81,7 +81,9 @@ class Outbox:
 
     messages: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
     job_read_at: list[float] = field(default_factory=list)
-    rekeyed: list[tuple[str, bytes]] = field(default_factory=list)  # (user id, event) for attribution
+    # (tag, user id, record) for attribution, in the order the engine made them: the decisions this worker makes
+    # go straight to by-user too, so no later event of the user can overtake its own decision on the way
+    rekeyed: list[tuple[int, str, bytes]] = field(default_factory=list)
 
 
 def step(
@@ -120,7 +122,7 @@ def step(
     if feedback is not None and isinstance(record, BehaviorEvent):
         wanted = record.type in feedback and lane.watches(record.user_id, record.event_time_ms)
         if record.job_id is not None or wanted:
-            out.rekeyed.append((record.user_id, value or b""))  # to attribution, re-keyed by user
+            out.rekeyed.append((EVENT, record.user_id, value or b""))  # to attribution, re-keyed by user
     if result is None:
         return
     if lane.proc.late_events > late_before:
@@ -129,7 +131,10 @@ def step(
         metrics.firings.labels(firing.trigger_id, runtime.engine.triggers[firing.trigger_id].kind).inc()
     for decision in result.decisions:
         metrics.decisions.labels(decision.outcome, decision.reason or "").inc()
-        out.messages.append((names.decisions, decision.user_id.encode(), codec.encode(decision)))
+        encoded = codec.encode(decision)
+        out.messages.append((names.decisions, decision.user_id.encode(), encoded))
+        if feedback is not None:
+            out.rekeyed.append((OTHER, decision.user_id, encoded))
     for job in result.jobs:
         out.messages.append((names.jobs, job.user_id.encode(), codec.encode(job)))
         out.job_read_at.append(read_at)
@@ -219,8 +224,8 @@ def install(
             send = app.producer.send  # same bytes and partitioner as Topic.send, without its per-message objects
             sent = [await send(t, k, v, None, None, None) for t, k, v in out.messages]
             if out.rekeyed:
-                sent.extend(await rekeyer.send(out.rekeyed, EVENT))
-                metrics.attribution_events.inc(len(out.rekeyed))
+                sent.extend(await rekeyer.send(out.rekeyed))
+                metrics.attribution_events.inc(sum(1 for tag, _, _ in out.rekeyed if tag == EVENT))
             if fast_path:
                 unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
             else:
@@ -254,6 +259,7 @@ def install(
         # Fetched batches skip the per-event conductor; state reaches the changelog once per key per commit.
         routes = fastpath.enable(app)
         routes.route(sources, process)
+        routes.first.add(names.profiles)
         routes.flushers.append(write_state)
     else:
         fastpath.track_acks(app)  # no offset committed past a message skipped while stopping
@@ -284,6 +290,7 @@ def install(
 
     if attribution:
         install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes, rekeyer=rekeyer,
+                         decisions_from_elsewhere=attribution_events == "all",
                          cfg=analytics, fast_path=routes)  # fmt: skip
     install_web(app, registry, metrics, names=set(sources))
     return runtime

@@ -57,13 +57,14 @@ def decode_counts(raw: bytes) -> list[Count]:
 
 
 def attribute_batch(
-    states: dict[str, UserAttribution], records: list[tuple[str, object, int]], cfg: AnalyticsConfig
+    states: dict[str, UserAttribution], records: list[tuple[str, object, int | None]], cfg: AnalyticsConfig
 ) -> dict[str, list[Count]]:
-    """Apply (user, record, event time) in order to the users' states; counts grouped by trigger."""
+    """Apply (user, record, event time or None) in order to the users' states; counts grouped by trigger."""
     out: dict[str, list[Count]] = defaultdict(list)
     for user_id, record, at_ms in records:
         state = states.setdefault(user_id, UserAttribution())
-        prune(state, at_ms, cfg)
+        if at_ms is not None:
+            prune(state, at_ms, cfg)
         for count in attribute(state, record, cfg):
             out[count.trigger_id].append(count)
     return out
@@ -79,8 +80,10 @@ def add_to_board(board: MetricsBoard, counts: list[Count]) -> set[tuple[str, str
     return {k for k in touched if k in board.cells}
 
 
-def _time_of(record: Any) -> int:
-    return record.at_ms if isinstance(record, DeliveryResult) else record.event_time_ms
+def _time_of(record: Any) -> int | None:
+    """The record's event time; None for a delivery result, whose time is the wall clock's (in a replay that is
+    years after the events: pruning by it would forget every touch a later conversion should find)."""
+    return None if isinstance(record, DeliveryResult) else record.event_time_ms
 
 
 def _encode_json(data: Any) -> bytes:
@@ -99,11 +102,12 @@ class Rekeyer:
         self.topic = topic
         self.partition_of = KeyPartitioner(partitions)
 
-    async def send(self, items: Sequence[tuple[str, bytes]], tag: int) -> list[asyncio.Future]:
-        """Queue the records; returns the producer's futures (confirm them before committing their inputs)."""
+    async def send(self, items: Sequence[tuple[int, str, bytes]]) -> list[asyncio.Future]:
+        """Queue (tag, user id, record) in order; returns the producer's futures (confirm them before committing
+        their inputs)."""
         by_partition: dict[int, list[tuple[int, bytes, bytes]]] = defaultdict(list)
         partition_of = self.partition_of
-        for user_id, value in items:
+        for tag, user_id, value in items:
             by_partition[partition_of(user_id)].append((tag, user_id.encode(), value))
         send = self.app.producer.send
         return [
@@ -154,7 +158,9 @@ class Attribution:
                         record = codec.decode(value)
                     except SchemaError:
                         continue  # validated before re-keying; nothing else writes this topic
-                    prune(state, _time_of(record), cfg)
+                    at_ms = _time_of(record)
+                    if at_ms is not None:
+                        prune(state, at_ms, cfg)
                     for count in attribute(state, record, cfg):
                         pending[count.trigger_id].append(count)
                         names[count.name] += 1
@@ -271,15 +277,19 @@ def install_feedback(
     batch_size: int = 1000,
     batch_seconds: float = 0.1,
     fast_path: Any = None,
+    decisions_from_elsewhere: bool = False,
 ) -> None:
     """Add the three attribution stages: re-key by user, attribute per user, aggregate per trigger.
 
     With `fast_path` (the BatchRoutes of the app's consumer), the first two run on fetched batches.
+    `decisions_from_elsewhere`: also re-key notifications.decisions (decisions other workers publish); this
+    worker's own decisions reach by-user from the engine, in order with the user's events.
     """
     cfg = cfg or AnalyticsConfig()
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    # behaviour events reach by_user from the engine agent, which reads and validates them anyway
-    inputs = app.topic(names.decisions, names.delivery, **raw)
+    # behaviour events and this worker's decisions reach by_user from the engine agent, in the order it made them
+    rekeyed_topics = [names.decisions, names.delivery] if decisions_from_elsewhere else [names.delivery]
+    inputs = app.topic(*rekeyed_topics, **raw)
     # internal: Faust creates them (with the app's partition count) when the worker starts
     by_user = app.topic(names.by_user, partitions=partitions, internal=True, **raw)
     counts_topic = app.topic(names.counts, partitions=partitions, internal=True, **raw)
@@ -304,8 +314,8 @@ def install_feedback(
                 letter = codec.encode(record)
                 sends.append(await app.producer.send(dlq_for(msg.topic), msg.key, letter, None, None, None))
                 continue
-            items.append((record.user_id, msg.value))
-        return sends + await rekeyer.send(items, OTHER)
+            items.append((OTHER, record.user_id, msg.value))
+        return sends + await rekeyer.send(items)
 
     @app.agent(inputs, name=f"{app.conf.id}.attribution-rekey")
     async def rekey(stream: faust.StreamT) -> None:
@@ -363,7 +373,7 @@ def install_feedback(
             stage.forget()  # re-read from the recovered tables on next use
             totals.forget()
 
-        fast_path.route([names.decisions, names.delivery], rekey_batch)
+        fast_path.route(rekeyed_topics, rekey_batch)
         fast_path.route([names.by_user], attribute_batch_of)
         fast_path.route([names.counts], aggregate_batch)
         fast_path.flushers.extend([stage.flush, totals.flush])

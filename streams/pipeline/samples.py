@@ -25,6 +25,9 @@ ITEMS = (
 )  # fmt: skip
 
 
+UNKNOWN = {"item_id": "sku-9", "price": 19.99, "currency": "EUR", "quantity": 1}  # a line the catalogue does not know
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     """One template rendered for one sample firing."""
@@ -79,6 +82,7 @@ def sample_firings(trigger: Trigger) -> list[tuple[str, DecisionFiring]]:
                 f"{where}one line",
                 DecisionFiring(**base, event=event, item=item, cart=cart[:1], recommendations=recs[:1]),
             ),
+            (f"{where}untitled", DecisionFiring(**base, event=event, cart=[dict(UNKNOWN)] if cart else [])),
             (f"{where}sparse", DecisionFiring(**base, event=event)),  # the catalogue knows nothing, the cart is unknown
         ]
     return out

@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from streams.analytics.report import FROM_TOPIC
 from streams.commands.report import ReportTopics, collect
+from tests.support.browser import dom, screenshot
 
-USERS, DAYS, SECONDS, SEED = 800, 2, 40, 7
+USERS, DAYS, SECONDS, SEED = 800, 9, 70, 7  # 7+ days of event time: inactivity and streaks fire too
+TRIGGERS = yaml.safe_load((Path(__file__).resolve().parents[3] / "streams" / "triggers.yaml").read_text())["triggers"]
 
 
 def still_running(mark: str) -> list[str]:
@@ -56,3 +60,15 @@ def test_demo_detects_the_better_variant_and_the_holdout_converts_less(
     assert urgent.opened / urgent.delivered > default.opened / default.delivered, rows
     assert holdout.converted / holdout.holdout < default.converted / default.sent < urgent.converted / urgent.sent
     assert urgent.lift_ci_low is not None and urgent.lift_ci_low > 0, urgent  # the CI excludes zero
+
+    # Every trigger of the example catalogue reached someone, and the report shows what they read.
+    sent = {r.trigger_id for r in data.rows if r.sent > 0}
+    assert sent == {t["id"] for t in TRIGGERS}, sorted({t["id"] for t in TRIGGERS} - sent)
+    assert {trigger for trigger, _ in data.received} == sent
+    page = workdir / "report.html"
+    width, height = screenshot(page, tmp_path / "report.png")
+    assert (width, height) == (1100, 1600) and (tmp_path / "report.png").stat().st_size > 50_000
+    html = dom(page)
+    cards = html.count('class="card"')
+    assert cards >= len(sent) and all(f'data-trigger="{t}"' in html for t in sent), cards
+    assert html.index("What users received") < html.index("Funnel per trigger")  # the first thing one sees

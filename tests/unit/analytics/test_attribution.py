@@ -1,4 +1,4 @@
-"""Attribution tables: feedback by job id, last-touch conversions in the trigger's window, retention, state."""
+"""Attribution tables: feedback by job id, each trigger's last touch converts in its window, retention, state."""
 
 from __future__ import annotations
 
@@ -106,6 +106,16 @@ def test_conversion_goes_to_the_last_notification_once(fake_clock: FakeClock) ->
     assert state.touches["j2"].flags != state.touches["j1"].flags  # j2 converted, j1 not
     fake_clock.advance(HOUR_MS)
     assert "converted" not in names(on_event(state, event("u", "purchase", fake_clock()), CFG))
+
+
+def test_a_conversion_counts_for_every_trigger_that_touched_the_user_in_its_window(fake_clock: FakeClock) -> None:
+    state = UserAttribution()
+    sent_job(state, fake_clock, "cart", trigger="cart_abandoned")
+    fake_clock.advance(HOUR_MS)
+    sent_job(state, fake_clock, "drop", trigger="price_drop")
+    fake_clock.advance(HOUR_MS)
+    counts = on_event(state, event("u", "purchase", fake_clock()), CFG)
+    assert sorted(c.trigger_id for c in counts if c.name == "converted") == ["cart_abandoned", "price_drop"]
 
 
 def test_holdout_converts_and_is_retained_without_being_opened(fake_clock: FakeClock) -> None:

@@ -64,7 +64,7 @@ def run(users: int, seed: int) -> tuple[list, list, list]:
 
 
 def test_better_variant_wins_and_holdout_converts_less() -> None:
-    decisions, deliveries, events = run(users=700, seed=21)
+    decisions, deliveries, events = run(users=900, seed=21)
     rows = {r.variant: r for r in recompute(decisions, deliveries, events).collapsed().records(0)}
     urgent, default, holdout = rows["urgent"], rows["default"], rows["holdout"]
     assert min(urgent.sent, default.sent, holdout.holdout) >= 100

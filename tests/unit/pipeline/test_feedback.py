@@ -160,3 +160,15 @@ def test_the_batch_stage_counts_and_keeps_what_attribute_batch_does(seed: int) -
     assert counted == dict(expected) and sum(map(len, counted.values())) > 50
     kept = {u: s.to_dict() for u, s in expected_states.items() if s.touches}
     assert {k.decode(): json.loads(v) for k, v in users.items() if json.loads(v)["t"]} == kept
+
+
+def test_a_delivery_results_wall_clock_time_prunes_no_touch_in_a_replay() -> None:
+    """A replay's delivery results carry today's wall clock, years after the events: no touch may go by it."""
+    states: dict[str, UserAttribution] = {}
+    queued = decision("u1", "j1", "queued")
+    result = DeliveryResult(job_id="j1", user_id="u1", trigger_id="promo", variant="default", provider="fcm",
+                            status="sent", attempt=1, at_ms=AT + 900 * DAY)  # fmt: skip
+    purchase = event("u1", "purchase", AT + 3_600_000)
+    records = [("u1", r, _time_of(r)) for r in (queued, result, purchase)]
+    names = [c.name for c in attribute_batch(states, records, CFG)["promo"]]
+    assert _time_of(result) is None and "converted" in names, names
