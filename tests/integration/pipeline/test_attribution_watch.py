@@ -14,6 +14,7 @@ from streams.fastpath.pack import unpack
 from streams.pipeline.feedback import EVENT
 from tests.integration.pipeline.worker import Worker, metric
 from tests.support.kafka import consume_all
+from tests.support.records import event
 from tests.unit.decisions.support import ms
 
 TRIGGERS = """
@@ -37,15 +38,13 @@ def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[W
     run.close()
 
 
-def event(user: str, type_: str, at: int) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}-{type_}-{at}", user_id=user, type=type_, event_time_ms=at, item_id="i1")
-
-
 def test_events_of_users_never_pushed_are_not_forwarded_and_conversions_still_count(worker: Worker) -> None:
     fans = [f"fan-{i}" for i in range(FANS)]
     bystanders = [f"by-{i}" for i in range(BYSTANDERS)]
     worker.start("w1")  # NUDGE_ATTRIBUTION_EVENTS defaults to "touched"
-    first = [event(u, "fav", NOON) for u in fans] + [event(u, "view", NOON) for u in bystanders]
+    first = [event(u, "fav", NOON, item_id="i1") for u in fans] + [
+        event(u, "view", NOON, item_id="i1") for u in bystanders
+    ]
     worker.produce("behavior.events", first)
     decided = worker.wait_for(
         "every fan decided",
@@ -55,7 +54,7 @@ def test_events_of_users_never_pushed_are_not_forwarded_and_conversions_still_co
     held = sum(o == "holdout" for o in outcomes.values())
     assert set(outcomes.values()) == {"queued", "holdout"} and 0 < held < FANS
     later = NOON + 3_600_000  # inside the conversion window (1 day) and the retention window (3 days)
-    worker.produce("behavior.events", [event(u, "purchase", later) for u in fans + bystanders])
+    worker.produce("behavior.events", [event(u, "purchase", later, item_id="i1") for u in fans + bystanders])
 
     def funnel() -> dict[str, tuple[int, ...]]:
         latest = {m.variant: m for m in worker.read("analytics.trigger_metrics", TriggerMetrics)}

@@ -19,7 +19,7 @@ from streams.analytics.batch import recompute
 from streams.analytics.errors import BadStateError
 from streams.analytics.metrics import MetricsBoard
 from tests.support.clock import FakeClock
-from tests.unit.analytics.support import decision, delivery, event
+from tests.support.records import decision, delivery, event
 
 CFG = AnalyticsConfig()
 
