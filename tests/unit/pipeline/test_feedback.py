@@ -27,8 +27,6 @@ from streams.pipeline.feedback import (
     decode_counts,
     encode_counts,
     encode_state,
-    relevant_event,
-    relevant_types,
 )
 from streams.pipeline.metrics import PipelineMetrics
 from tests.support.records import decision, delivery, event
@@ -73,21 +71,6 @@ def test_the_board_forgets_windows_past_the_retention() -> None:
     add_to_board(board, [Count("t", "v", AT, "fired")])
     touched = add_to_board(board, [Count("t", "v", AT + BOARD_RETENTION_MS + DAY, "fired")])
     assert list(board.cells) == [("t", "v", AT + BOARD_RETENTION_MS + DAY)] and touched == set(board.cells)
-
-
-def test_only_events_that_can_change_a_count_go_to_attribution() -> None:
-    assert relevant_event(event("u", "purchase", AT), CFG)
-    assert relevant_event(event("u", "notification_clicked", AT, "j"), CFG)
-    assert relevant_event(event("u", "view", AT), CFG)  # retention: active again after a push
-    assert not relevant_event(event("u", "signup", AT), CFG)
-
-
-def test_relevant_types_is_relevant_event_as_a_set() -> None:
-    types = relevant_types(CFG)
-    for type_ in ["view", "cart", "fav", "purchase", "app_open", "signup", "search", "notification_opened"]:
-        for job in (None, "j1"):
-            e = event("u1", type_, AT, job)
-            assert relevant_event(e, CFG) == (job is not None or type_ in types), (type_, job)
 
 
 def mixed_records(seed: int, users: int = 30, count: int = 1_500) -> list[Any]:
