@@ -15,6 +15,7 @@ from faust.cli import argument, option
 from connectors.ingest.topic_reader import read_records
 from schemas.records import NotificationDecision
 from schemas.topics import NOTIFICATION_DECISIONS
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
 
 
@@ -89,6 +90,7 @@ def register(app: faust.App, settings: Settings) -> None:
     )
     async def explain(self: object, user_id: str, topic: str, bootstrap: str) -> None:
         """Why did (or didn't) USER get a push: every decision about them, in time order."""
-        code = explain_user(user_id, bootstrap, topic, out=lambda line: print(line, file=sys.stdout))
+        code = explain_user(user_id, bootstrap, topic, out=lambda line: print(line, file=sys.stdout),
+                            kafka=librdkafka_config(settings))  # fmt: skip
         if code:
             raise SystemExit(code)

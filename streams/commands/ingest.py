@@ -21,21 +21,8 @@ from connectors.ingest.topics_spec import apply_topics, default_specs
 from schemas import records
 from schemas import topics as names
 from schemas.serde import RegistrySerde, make_serde
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
-
-
-def kafka_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka security settings from the one settings object."""
-    config: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
-    if settings.kafka_sasl_username:
-        config["sasl.username"] = settings.kafka_sasl_username
-    if settings.kafka_sasl_password:
-        config["sasl.password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile:
-        config["ssl.ca.location"] = settings.kafka_ssl_cafile
-    return config
 
 
 def make_publisher(settings: Settings) -> EventPublisher:
@@ -45,7 +32,7 @@ def make_publisher(settings: Settings) -> EventPublisher:
         topic_prefix=settings.topic_prefix,
         serde=make_serde(settings.schema_registry_url),
         config={
-            **kafka_config(settings),
+            **librdkafka_config(settings),
             "compression.type": settings.ingest_compression,
             "linger.ms": settings.ingest_linger_ms,
         },
@@ -139,7 +126,7 @@ def register(app: faust.App, settings: Settings) -> None:
         """Create/update every Nudge topic from the spec (`apply`), or show what would change (`plan`)."""
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({**kafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap})
+        admin = AdminClient({**librdkafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap})
         try:
             report = apply_topics(
                 admin,
@@ -162,7 +149,7 @@ def register(app: faust.App, settings: Settings) -> None:
     )
     async def tail(self: object, topic: str, from_beginning: bool, max_messages: int | None) -> None:
         """Print any topic as JSON lines (records decoded, bytes as base64)."""
-        config = {**kafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap}
+        config = {**librdkafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap}
         await asyncio.get_running_loop().run_in_executor(
             None,
             lambda: tail_topic(

@@ -18,6 +18,7 @@ from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision,
 from streams.analytics.attribution import AnalyticsConfig
 from streams.analytics.html import html_report
 from streams.analytics.report import ReportData, build_report, text_report
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
 
 
@@ -112,6 +113,6 @@ def register(app: faust.App, settings: Settings) -> None:
     ) -> None:
         """Funnel, rates with CIs, decisions and lift per trigger x variant; writes an HTML page too."""
         names = ReportTopics(decisions_topic, delivery_topic, events_topic, metrics_topic)
-        code, _ = run_report(bootstrap, names, Path(html))
+        code, _ = run_report(bootstrap, names, Path(html), kafka=librdkafka_config(settings))
         if code:
             raise SystemExit(code)
