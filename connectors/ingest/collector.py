@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from connectors.ingest.errors import DeliveryError, InvalidRecordError
+from connectors.ingest.errors import InvalidRecordError, PublishError
 from connectors.ingest.publisher import EventPublisher
 from schemas.codec import from_json
 from schemas.errors import ValidationError
@@ -159,7 +159,7 @@ def create_app(
             await poller
         try:
             await asyncio.get_running_loop().run_in_executor(None, publisher.close)
-        except DeliveryError as exc:  # the process is stopping: report, do not mask the shutdown
+        except PublishError as exc:  # the process is stopping: report, do not mask the shutdown
             metrics.delivery_failures.inc(len(exc.failures))
             log.error("collector stopped with undelivered records: %s", exc)
 

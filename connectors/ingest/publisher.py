@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connectors.ingest.errors import DeliveryError, InvalidRecordError, PublisherNotStartedError
+from connectors.ingest.errors import InvalidRecordError, PublisherNotStartedError, PublishError
 from schemas import topics
 from schemas.errors import SchemaError
 from schemas.records import BehaviorEvent, CatalogItem, DeviceToken, UserProfile
@@ -126,7 +126,7 @@ class EventPublisher:
         return self._require().poll(timeout)
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait for every queued record; DeliveryError if any was not delivered."""
+        """Wait for every queued record; PublishError if any was not delivered."""
         remaining = self._require().flush(timeout)
         if remaining:
             self.failed += remaining
@@ -135,7 +135,7 @@ class EventPublisher:
             self._raise("some records were not delivered")
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush and drop the producer; raises DeliveryError for records that did not make it."""
+        """Flush and drop the producer; raises PublishError for records that did not make it."""
         if self._producer is None:
             return
         try:
@@ -156,7 +156,7 @@ class EventPublisher:
         failures, self.failures = self.failures, []
         failed, self.failed = self.failed, 0
         detail = "; ".join(f"{t} key={k}: {e}" for t, k, e in failures[:3])
-        raise DeliveryError(f"{message}: {failed} failed ({detail})", failures)
+        raise PublishError(f"{message}: {failed} failed ({detail})", failures)
 
     def _require(self) -> Producer:
         if self._producer is None:
