@@ -35,6 +35,7 @@ def make_publisher(settings: Settings) -> EventPublisher:
             **librdkafka_config(settings),
             "compression.type": settings.ingest_compression,
             "linger.ms": settings.ingest_linger_ms,
+            "queue.buffering.max.messages": settings.ingest_queue_max_messages,
         },
         max_record_bytes=settings.ingest_max_record_bytes,
     )
@@ -91,6 +92,7 @@ def register(app: faust.App, settings: Settings) -> None:
             api_keys=api_keys(settings),
             max_body_bytes=settings.collector_max_body_bytes,
             max_batch=settings.collector_max_batch,
+            queue_wait_s=settings.collector_queue_wait_ms / 1000,
         )
         print(f"collector listening on http://{host}:{port}")
         await serve(web_app, host, port)
