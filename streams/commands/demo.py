@@ -163,7 +163,8 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
         print()
         html = workdir / "report.html"
         subprocess.run([*nudge, "report", "--html", str(html)], env=env, check=True)
-        say(f"Explore: `NUDGE_TOPIC_PREFIX={prefix} .venv/bin/nudge tail {prefix}notifications.decisions --max 20`")
+        say(f"Explore: `NUDGE_TOPIC_PREFIX={prefix} .venv/bin/nudge tail notifications.decisions --from-beginning "
+            "--max 20`")  # fmt: skip
         return 0
     finally:
         fleet.stop()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import click
 import faust
+from confluent_kafka import KafkaException
 from faust.cli import argument, option
 
 from connectors.ingest.collector import create_app, serve
@@ -147,19 +149,31 @@ def register(app: faust.App, settings: Settings) -> None:
         option(
             "--from-beginning", is_flag=True, default=False, help="Start at the oldest message (default: new only)."
         ),
-        option("--max", "max_messages", type=int, default=None, help="Stop after N messages."),
-    )
-    async def tail(self: object, topic: str, from_beginning: bool, max_messages: int | None) -> None:
-        """Print any topic as JSON lines (records decoded, bytes as base64)."""
+        option("--max", "max_messages", type=click.IntRange(min=1), default=None, help="Stop after N messages."),
+        option("--to-end", is_flag=True, default=False,
+               help="Stop at the end the topic has now (with --from-beginning: print what is there, then exit)."),
+        option("--idle-timeout", type=click.FloatRange(min=0), default=None, help="Stop after S seconds without one."),
+    )  # fmt: skip
+    async def tail(
+        self: object,
+        topic: str,
+        from_beginning: bool,
+        max_messages: int | None,
+        to_end: bool,
+        idle_timeout: float | None,
+    ) -> None:
+        """Print a topic as JSON lines (records decoded, bytes as base64); TOPIC may leave out NUDGE_TOPIC_PREFIX."""
         config = {**librdkafka_config(settings), "bootstrap.servers": settings.kafka_bootstrap}
-        await asyncio.get_running_loop().run_in_executor(
-            None,
-            lambda: tail_topic(
-                config,
-                topic,
-                sys.stdout,
-                from_beginning=from_beginning,
-                max_messages=max_messages,
-                decode=tail_decoder(settings),
-            ),
-        )
+        name = topic if topic.startswith(settings.topic_prefix) else settings.topic_prefix + topic
+        stop = threading.Event()  # set when the command is stopped (SIGTERM): the reading thread ends at once
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                lambda: tail_topic(config, name, sys.stdout, from_beginning=from_beginning, max_messages=max_messages,
+                                   idle_timeout_s=idle_timeout, to_end=to_end, decode=tail_decoder(settings),
+                                   stop=stop, note=lambda text: print(f"nudge tail: {text}", file=sys.stderr)),
+            )  # fmt: skip
+        except KafkaException as exc:
+            raise SystemExit(f"nudge tail: {exc.args[0].str() if exc.args else exc}") from None
+        finally:
+            stop.set()
