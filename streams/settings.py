@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     triggers_file: str = "streams/triggers.yaml"
     decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
+    exit_when_caught_up: bool = False  # replay mode: stop (exit 0) once every input partition is committed to its end
     allowed_lateness_ms: int = Field(60_000, ge=0)
     # how often offsets are committed; the engine's changed states reach the changelog right before: longer =
     # fewer changelog writes (more coalescing), shorter = shorter pauses while a commit encodes them

@@ -12,21 +12,11 @@ from typing import Any
 import pytest
 
 from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
-from tests.integration.pipeline.worker import Worker
+from tests.integration.pipeline.worker import FIRST_FAV, Worker, first_fav_decisions
 from tests.support.net import free_port
 from tests.support.records import decision, delivery, event
 from tests.unit.decisions.support import ms
 
-TRIGGERS = """
-triggers:
-  - {id: first_fav, kind: event, on: fav, occurrence: first}
-"""
-DECISIONS = """
-default_holdout_pct: 0
-budget: {max: 10, per: 24h, min_gap: 0}
-templates:
-  first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
-"""
 TREATED, CONTROL, BYSTANDERS = 300, 60, 1_500
 AT = ms("2024-06-02T12:00")
 FUNNEL = ("fired", "holdout", "sent", "delivered", "opened", "clicked", "converted", "retained", "holdout_converted")
@@ -34,7 +24,7 @@ FUNNEL = ("fired", "holdout", "sent", "delivered", "opened", "clicked", "convert
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Worker]:
-    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=3)
+    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, FIRST_FAV, first_fav_decisions(0), partitions=3)
     yield run
     run.close()
 

@@ -12,28 +12,18 @@ from schemas.codec import decode
 from schemas.records import BehaviorEvent, NotificationDecision, TriggerMetrics
 from streams.fastpath.pack import unpack
 from streams.pipeline.feedback import EVENT
-from tests.integration.pipeline.worker import Worker, metric
+from tests.integration.pipeline.worker import FIRST_FAV, Worker, first_fav_decisions, metric
 from tests.support.kafka import consume_all
 from tests.support.records import event
 from tests.unit.decisions.support import ms
 
-TRIGGERS = """
-triggers:
-  - {id: first_fav, kind: event, on: fav, occurrence: first}
-"""
-DECISIONS = """
-default_holdout_pct: 30
-budget: {max: 10, per: 24h, min_gap: 0}
-templates:
-  first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
-"""
 FANS, BYSTANDERS = 30, 120
 NOON = ms("2024-06-02T12:00")
 
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Worker]:
-    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=2)
+    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, FIRST_FAV, first_fav_decisions(30), partitions=2)
     yield run
     run.close()
 
