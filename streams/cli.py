@@ -12,7 +12,9 @@ from streams.commands.kafka_security import faust_credentials
 from streams.settings import Settings, load_settings
 
 # Modules under streams/commands that add subcommands (each has `register(app, settings)`).
-COMMAND_MODULES: list[str] = ["engine", "explain", "ingest", "deliver", "simulate", "report", "demo", "bench"]
+# "help" goes last: it lists the commands the others registered.
+COMMAND_MODULES: list[str] = ["engine", "worker", "explain", "ingest", "deliver", "simulate", "report", "demo", "bench",
+                              "help"]  # fmt: skip
 
 
 def build(settings: Settings | None = None) -> faust.App:

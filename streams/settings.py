@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     triggers_file: str = "streams/triggers.yaml"
     decisions_file: str = "streams/templates/decisions.yaml"  # policies (caps, quiet hours, experiments) + templates
     replay: bool = False
+    exit_when_caught_up: bool = False  # replay mode: stop (exit 0) once every input partition is committed to its end
     allowed_lateness_ms: int = Field(60_000, ge=0)
     # how often offsets are committed; the engine's changed states reach the changelog right before: longer =
     # fewer changelog writes (more coalescing), shorter = shorter pauses while a commit encodes them
@@ -49,9 +50,12 @@ class Settings(BaseSettings):
     collector_api_keys: SecretStr | None = None  # comma-separated bearer keys; required by `nudge collect`
     collector_max_body_bytes: int = Field(1024 * 1024, ge=1024)
     collector_max_batch: int = Field(500, ge=1)
+    # how long a batch may wait for room in a full producer queue (Kafka slow or down) before a 503 + Retry-After
+    collector_queue_wait_ms: int = Field(1000, ge=0)
     ingest_max_record_bytes: int = Field(256 * 1024, ge=1024)
     ingest_compression: str = Field("zstd", pattern="^(none|gzip|snappy|lz4|zstd)$")
     ingest_linger_ms: int = Field(5, ge=0)
+    ingest_queue_max_messages: int = Field(500_000, ge=1)  # records the producer holds for Kafka before pushing back
     dlq_max_value_bytes: int = Field(256 * 1024, ge=1024)
     # delivery: `nudge deliver` and `nudge fcm-local`
     delivery_provider: str = Field("fcm", pattern="^(fcm|webhook|console)$")

@@ -1,1 +1,1 @@
-"""Ingestion: the producer SDK, the HTTP collector, file replay and topic administration."""
+"""Ingestion: the producer SDK, the HTTP collector, file replay, topic administration and topic reading."""

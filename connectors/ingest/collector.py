@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from connectors.ingest.errors import DeliveryError, InvalidRecordError
+from connectors.ingest.errors import InvalidRecordError, PublishError
 from connectors.ingest.publisher import EventPublisher
 from schemas.codec import from_json
 from schemas.errors import ValidationError
@@ -32,6 +32,13 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_BATCH = 500
 # Delivery reports are served off the request path; this is how stale a failure count may get.
 POLL_INTERVAL_S = 0.1
+# How long a batch may wait for room in a full producer queue (Kafka slow or down) before the answer is 503.
+DEFAULT_QUEUE_WAIT_S = 1.0
+# While it waits, how often it looks again: acknowledged records free room at the broker's pace.
+ROOM_CHECK_S = 0.02
+# Told to a client that got a 503: the queue drains at the broker's pace, so retry after a second, not at once.
+RETRY_AFTER_S = 1
+QUEUE_FULL = "the producer queue is full (Kafka is slow or unreachable): retry later"
 
 PUBLISHER_KEY = web.AppKey("publisher", EventPublisher)
 METRICS_KEY = web.AppKey("metrics", object)
@@ -42,6 +49,7 @@ class CollectorMetrics(NamedTuple):
     items: Counter
     delivery_failures: Counter
     latency: Histogram
+    queued: Gauge
     registry: CollectorRegistry
 
 
@@ -66,6 +74,7 @@ def build_metrics(registry: CollectorRegistry) -> CollectorMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=registry,
         ),
+        Gauge("nudge_collector_queued_records", "Accepted records Kafka has not acknowledged yet", registry=registry),
         registry,
     )
 
@@ -90,11 +99,14 @@ def create_app(
     api_keys: Sequence[str],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
+    queue_wait_s: float = DEFAULT_QUEUE_WAIT_S,
     registry: CollectorRegistry | None = None,
 ) -> web.Application:
     """The collector app; the publisher is started on startup and flushed on shutdown."""
     if not api_keys:
         raise ValueError("the collector needs at least one API key")
+    if publisher.capacity < max_batch:
+        raise ValueError(f"a producer queue of {publisher.capacity} records never holds a batch of {max_batch}")
     keys = [k.encode() for k in api_keys]
     metrics = build_metrics(registry or CollectorRegistry())
     app = web.Application(client_max_size=max_body_bytes)
@@ -131,18 +143,25 @@ def create_app(
         if len(items) > max_batch:
             return _error(400, f"batch of {len(items)} items is over the limit of {max_batch}")
         errors: list[dict[str, Any]] = []
+        checked: list[tuple[int, tuple[str, str, bytes]]] = []
         for index, item in enumerate(items):
             try:
-                publisher.send(from_json(cls, item))
+                checked.append((index, publisher.check(from_json(cls, item))))
             except (ValidationError, InvalidRecordError) as exc:
                 errors.append({"index": index, "error": str(exc), "kind": exc.kind})
             except RecursionError:
                 errors.append({"index": index, "error": "item nested too deeply", "kind": "too_deep"})
-        accepted = len(items) - len(errors)
+        accepted = await _enqueue(publisher, [record for _, record in checked], queue_wait_s)
         metrics.items.labels(request.path, "accepted").inc(accepted)
         metrics.items.labels(request.path, "rejected").inc(len(errors))
+        metrics.items.labels(request.path, "queue_full").inc(len(checked) - accepted)
+        errors += [{"index": index, "error": QUEUE_FULL, "kind": "queue_full"} for index, _ in checked[accepted:]]
+        errors.sort(key=lambda e: e["index"])
         body_out = {"accepted": accepted, "rejected": len(errors), "errors": errors}
-        return web.json_response(body_out, status=202 if accepted else 400)
+        if accepted == len(checked):
+            return web.json_response(body_out, status=202 if accepted else 400)
+        retry = {"Retry-After": str(RETRY_AFTER_S)}  # the items of kind queue_full can be sent again
+        return web.json_response(body_out, status=202 if accepted else 503, headers=retry)
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -159,7 +178,7 @@ def create_app(
             await poller
         try:
             await asyncio.get_running_loop().run_in_executor(None, publisher.close)
-        except DeliveryError as exc:  # the process is stopping: report, do not mask the shutdown
+        except PublishError as exc:  # the process is stopping: report, do not mask the shutdown
             metrics.delivery_failures.inc(len(exc.failures))
             log.error("collector stopped with undelivered records: %s", exc)
 
@@ -171,10 +190,33 @@ def create_app(
     return app
 
 
+async def _enqueue(publisher: EventPublisher, records: list[tuple[str, str, bytes]], wait_s: float) -> int:
+    """Queue `records` in order without blocking the event loop; how many were queued before `wait_s` ran out.
+
+    A batch waits until the queue has room for all of it, so a 503 queued nothing and its retry duplicates nothing;
+    only a queue full by bytes (`queue.buffering.max.kbytes`) can stop a batch part way.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while publisher.room() < len(records):
+        if loop.time() >= deadline:
+            return 0
+        publisher.poll(0)  # acknowledged records make room
+        await asyncio.sleep(ROOM_CHECK_S)
+    for done, (topic, key, value) in enumerate(records):
+        while not publisher.try_produce(topic, key, value):
+            if loop.time() >= deadline:
+                return done
+            publisher.poll(0)
+            await asyncio.sleep(ROOM_CHECK_S)
+    return len(records)
+
+
 async def _serve_delivery_reports(publisher: EventPublisher, metrics: CollectorMetrics) -> None:
     seen = 0
     while True:
         publisher.poll(0)
+        metrics.queued.set(publisher.queued())
         if publisher.failed > seen:
             metrics.delivery_failures.inc(publisher.failed - seen)
             seen = publisher.failed

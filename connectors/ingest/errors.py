@@ -19,7 +19,7 @@ class InvalidRecordError(IngestError):
         self.kind = kind
 
 
-class DeliveryError(IngestError):
+class PublishError(IngestError):
     """The broker did not accept some records; `failures` lists (topic, key, error) for each."""
 
     def __init__(self, message: str, failures: list[tuple[str, str | None, str]]) -> None:

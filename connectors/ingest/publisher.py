@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connectors.ingest.errors import DeliveryError, InvalidRecordError, PublisherNotStartedError
+from connectors.ingest.errors import InvalidRecordError, PublisherNotStartedError, PublishError
 from schemas import topics
 from schemas.errors import SchemaError
 from schemas.records import BehaviorEvent, CatalogItem, DeviceToken, UserProfile
@@ -111,22 +111,39 @@ class EventPublisher:
         self.produce(topic, key, value)
 
     def produce(self, topic: str, key: str | bytes | None, value: bytes) -> None:
-        """Queue already-encoded bytes (waits for room when the local queue is full)."""
+        """Queue already-encoded bytes, waiting for room when the local queue is full (blocks the caller)."""
+        while not self.try_produce(topic, key, value):
+            self._require().poll(0.05)  # serve delivery reports: acknowledged records make room
+
+    def try_produce(self, topic: str, key: str | bytes | None, value: bytes) -> bool:
+        """Queue already-encoded bytes if the local queue has room; False (nothing queued) when it is full."""
         producer = self._require()
-        while True:
-            try:
-                producer.produce(topic, value, key, on_delivery=self._on_delivery)
-                break
-            except BufferError:  # local queue full: serve delivery reports to make room
-                producer.poll(0.05)
+        try:
+            producer.produce(topic, value, key, on_delivery=self._on_delivery)
+        except BufferError:
+            return False
         producer.poll(0)
+        return True
+
+    @property
+    def capacity(self) -> int:
+        """The local queue's message limit (`queue.buffering.max.messages`)."""
+        return int(self.config["queue.buffering.max.messages"])
+
+    def room(self) -> int:
+        """How many more records the local queue takes now (its limit less those the broker has not acknowledged)."""
+        return self.capacity - len(self._require())
+
+    def queued(self) -> int:
+        """Records queued or in flight, not yet acknowledged by the broker."""
+        return len(self._producer) if self._producer is not None else 0
 
     def poll(self, timeout: float = 0) -> int:
         """Serve delivery reports."""
         return self._require().poll(timeout)
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait for every queued record; DeliveryError if any was not delivered."""
+        """Wait for every queued record; PublishError if any was not delivered."""
         remaining = self._require().flush(timeout)
         if remaining:
             self.failed += remaining
@@ -135,7 +152,7 @@ class EventPublisher:
             self._raise("some records were not delivered")
 
     def close(self, timeout: float = 30.0) -> None:
-        """Flush and drop the producer; raises DeliveryError for records that did not make it."""
+        """Flush and drop the producer; raises PublishError for records that did not make it."""
         if self._producer is None:
             return
         try:
@@ -156,7 +173,7 @@ class EventPublisher:
         failures, self.failures = self.failures, []
         failed, self.failed = self.failed, 0
         detail = "; ".join(f"{t} key={k}: {e}" for t, k, e in failures[:3])
-        raise DeliveryError(f"{message}: {failed} failed ({detail})", failures)
+        raise PublishError(f"{message}: {failed} failed ({detail})", failures)
 
     def _require(self) -> Producer:
         if self._producer is None:

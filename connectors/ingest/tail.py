@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-import uuid
+import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
-
+from connectors.ingest.topic_reader import TopicReader
 from schemas.codec import default_codec
 from schemas.errors import SchemaError
 
@@ -63,41 +61,31 @@ def tail(
     from_beginning: bool = False,
     max_messages: int | None = None,
     idle_timeout_s: float | None = None,
+    to_end: bool = False,
     decode: Decoder | None = None,
+    stop: threading.Event | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> int:
-    """Print `topic` as JSON lines until `max_messages`, `idle_timeout_s` without messages, or interruption."""
+    """Print `topic` as JSON lines; return how many. Stops after `max_messages`, at the end the topic had at the
+    start (`to_end`), after `idle_timeout_s` without messages, or when `stop` is set. `note` hears, in words,
+    what is read and why nothing was printed."""
     decoder: Decoder = decode or (lambda data, _topic: default_codec().decode(data))
-    consumer = Consumer(
-        {
-            **config,
-            "group.id": f"nudge-tail-{uuid.uuid4().hex[:8]}",  # private: a quick look never moves anyone's offsets
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
+    say = note or (lambda _text: None)
     printed = 0
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"topic {topic} does not exist"))
-        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        consumer.assign([TopicPartition(topic, p, start) for p in metadata.partitions])
-        last_seen = time.monotonic()
-        while max_messages is None or printed < max_messages:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if idle_timeout_s is not None and time.monotonic() - last_seen > idle_timeout_s:
-                    break
-                continue
-            if msg.error():
-                raise KafkaException(msg.error())
-            last_seen = time.monotonic()
-            out.write(
-                to_line(topic, msg.partition(), msg.offset(), msg.timestamp()[1], msg.key(), msg.value(), decoder)
-                + "\n"
-            )
+    if max_messages is not None and max_messages < 1:
+        return 0
+    with TopicReader(config, topic, from_beginning=from_beginning) as reader:
+        earlier = reader.backlog if not from_beginning else 0
+        say(f"reading {topic} ({reader.partitions} partitions) from the "
+            + ("beginning" if from_beginning else f"end: {earlier} earlier messages are skipped (--from-beginning)")
+            + (", to its current end" if to_end else ""))  # fmt: skip
+        for msg in reader.messages(to_end=to_end, idle_timeout_s=idle_timeout_s, stop=stop):
+            line = to_line(topic, msg.partition(), msg.offset(), msg.timestamp()[1], msg.key(), msg.value(), decoder)
+            out.write(line + "\n")
             out.flush()
             printed += 1
-    finally:
-        consumer.close()
+            if max_messages is not None and printed >= max_messages:
+                break
+    if printed == 0 and earlier:
+        say(f"printed nothing: {topic} held {earlier} messages from before the start; --from-beginning prints them")
     return printed

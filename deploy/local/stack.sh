@@ -33,6 +33,17 @@ alive() { # alive PIDFILE: true when the pid file names a running process
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+daemon() { # daemon CMD...: run CMD in the background with no descriptor of ours but 1 and 2 and stdin from
+  # /dev/null, so a lock or pipe the caller holds is released when the caller exits, not when the stack stops
+  (
+    for fd in /dev/fd/*; do
+      fd="${fd##*/}"
+      if [[ "$fd" =~ ^[0-9]+$ ]] && (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec "$@" </dev/null
+  ) &
+}
+
 fetch_kafka() {
   [[ -f "$JARS_DIR/.complete" ]] && return 0
   command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka $KAFKA_VERSION: install it (e.g. apt-get install maven)"
@@ -101,7 +112,7 @@ start_kafka() {
   local log="$LOG_DIR/kafka-$KAFKA_PORT.log"
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $log)"
   : >"$log"
-  nohup "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_DATA/server.properties" >>"$log" 2>&1 &
+  daemon nohup "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_DATA/server.properties" >>"$log" 2>&1
   echo $! >"$KAFKA_PID"
   local waited=0
   until grep -q "Kafka Server started" "$log" && port_open "$KAFKA_PORT"; do
@@ -131,8 +142,9 @@ start_redis() {
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$REDIS_DATA"
   ensure_redis_binary
   say "starting Redis on 127.0.0.1:$REDIS_PORT (no persistence)"
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+  daemon redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
       --dir "$REDIS_DATA" --daemonize yes --pidfile "$REDIS_PID" --logfile "$LOG_DIR/redis-$REDIS_PORT.log"
+  wait $! || die "redis-server did not start (log: $LOG_DIR/redis-$REDIS_PORT.log)"
   local waited=0
   until port_open "$REDIS_PORT" && [[ -s "$REDIS_PID" ]]; do
     (( waited >= 40 )) && { tail -20 "$LOG_DIR/redis-$REDIS_PORT.log" >&2; die "Redis was not ready after 20s"; }

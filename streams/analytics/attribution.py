@@ -34,6 +34,16 @@ class AnalyticsConfig:
     retention_ms: int = 3 * DAY_MS
     activity_types: tuple[str, ...] = ("app_open", "view", "cart", "fav", "purchase")
     max_touches: int = 64  # bounds one user's state; the oldest touch goes first
+    # Event types that can change a count whatever their job id (goals and activity), derived once.
+    relevant_types: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        goals = {t for types in self.trigger_conversion_types.values() for t in types}
+        object.__setattr__(self, "relevant_types", frozenset({*self.activity_types, *self.conversion_types, *goals}))
+
+    def relevant(self, event: BehaviorEvent) -> bool:
+        """Whether an event can change a count: feedback carrying a job id, a goal or activity."""
+        return event.job_id is not None or event.type in self.relevant_types
 
     def window_of(self, trigger_id: str) -> int:
         """Conversion window of a trigger."""

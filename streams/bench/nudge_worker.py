@@ -13,6 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
+from streams.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 NUDGE = Path(sys.executable).parent / "nudge"
 TRIGGERS = ROOT / "streams" / "triggers.yaml"
@@ -59,7 +61,7 @@ class Worker:
             "NUDGE_REPLAY": "true" if replay else "false",
             "NUDGE_TRIGGERS_FILE": str(TRIGGERS),
             "NUDGE_DATA_DIR": str(self.dir / "data"),
-            "NUDGE_WEB_PORT": str(_free_port()),
+            "NUDGE_WEB_PORT": str(free_port()),
             "NUDGE_PROGRESS_FILE": str(self.progress),
             "NUDGE_FAST_PATH": "true" if fast_path else "false",
             **(extra_env or {}),
@@ -121,11 +123,3 @@ def _create(bootstrap: str, names: list[str], partitions: int) -> None:
     for fut in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
         with contextlib.suppress(Exception):  # already there
             fut.result(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from streams.bench import engine_costs, latency, nudge_worker, raw_consumers, workload
+from streams.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +71,7 @@ def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions
         "BENCH_TOPIC": topic,
         "BENCH_PARTITIONS": str(partitions),
         "BENCH_DATA_DIR": str(workdir / "data"),
-        "BENCH_WEB_PORT": str(_free_port()),
+        "BENCH_WEB_PORT": str(free_port()),
         "NUDGE_KAFKA_BOOTSTRAP": bootstrap,
     }
     log = (workdir / "worker.log").open("wb")
@@ -119,14 +120,6 @@ def _cleanup(bootstrap: str, prefix: str) -> None:
         for fut in admin.delete_topics(names).values():
             with contextlib.suppress(Exception):
                 fut.result(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:

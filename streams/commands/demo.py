@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,10 @@ import faust
 from faust.cli import option
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.ports import free_port
 from streams.settings import Settings
 
 DEMO_API_KEY = "demo-key-not-secret"  # the collector needs one; this demo key guards nothing real
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def metric_total(url: str, name: str) -> float:
@@ -170,7 +163,8 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
         print()
         html = workdir / "report.html"
         subprocess.run([*nudge, "report", "--html", str(html)], env=env, check=True)
-        say(f"Explore: `NUDGE_TOPIC_PREFIX={prefix} .venv/bin/nudge tail {prefix}notifications.decisions --max 20`")
+        say(f"Explore: `NUDGE_TOPIC_PREFIX={prefix} .venv/bin/nudge tail notifications.decisions --from-beginning "
+            "--max 20`")  # fmt: skip
         return 0
     finally:
         fleet.stop()

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from faust.cli import argument, option
 
-from schemas.codec import decode
-from schemas.errors import SchemaError
+from connectors.ingest.topic_reader import read_records
 from schemas.records import NotificationDecision
 from schemas.topics import NOTIFICATION_DECISIONS
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
 
 
@@ -31,47 +31,10 @@ def _detail(key: str, value: str) -> str:
     return value
 
 
-def read_decisions(bootstrap: str, topic: str, user_id: str, timeout_s: float = 30.0) -> tuple[list, int]:
+def read_decisions(config: dict[str, Any], topic: str, user_id: str, timeout_s: float = 30.0) -> tuple[list, int]:
     """Every decision about `user_id` on `topic` from the beginning to the current end, and the bad-record count."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"nudge-explain-{time.monotonic_ns()}",  # never commits: a read-only look
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
-    found: list[NotificationDecision] = []
-    bad = 0
-    try:
-        meta = consumer.list_topics(topic, timeout=10)
-        if meta.topics[topic].error is not None:
-            raise KafkaException(meta.topics[topic].error)
-        parts = sorted(meta.topics[topic].partitions)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-        todo = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        key = user_id.encode()
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            if msg.offset() >= ends[msg.partition()] - 1:
-                todo.discard(msg.partition())
-            if msg.key() not in (None, key):
-                continue  # keyed by user id: skip other users without decoding
-            try:
-                record = decode(msg.value(), NotificationDecision)
-            except SchemaError:
-                bad += 1
-                continue
-            if record.user_id == user_id:
-                found.append(record)
-        if todo:
-            raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to the end within {timeout_s:.0f} s")
-    finally:
-        consumer.close()
+    found, bad = read_records(config, topic, NotificationDecision, key=user_id.encode(),
+                              keep=lambda d: d.user_id == user_id, timeout_s=timeout_s)  # fmt: skip
     found.sort(key=lambda d: (d.event_time_ms, d.job_id))
     return found, bad
 
@@ -98,12 +61,17 @@ def format_story(user_id: str, decisions: list[NotificationDecision], bad: int =
 
 
 def explain_user(
-    user_id: str, bootstrap: str, topic: str, out: Callable[[str], None] = print, timeout_s: float = 30.0
+    user_id: str,
+    bootstrap: str,
+    topic: str,
+    out: Callable[[str], None] = print,
+    timeout_s: float = 30.0,
+    kafka: dict[str, Any] | None = None,
 ) -> int:
-    """Print the user's story; return 0, or 1 when the topic cannot be read."""
+    """Print the user's story; return 0, or 1 when the topic cannot be read (`kafka`: TLS/SASL client settings)."""
     try:
-        decisions, bad = read_decisions(bootstrap, topic, user_id, timeout_s)
-    except (KafkaException, TimeoutError, KeyError) as exc:
+        decisions, bad = read_decisions({**(kafka or {}), "bootstrap.servers": bootstrap}, topic, user_id, timeout_s)
+    except (KafkaException, TimeoutError) as exc:
         out(f"cannot read {topic} at {bootstrap}: {exc}")
         return 1
     for line in format_story(user_id, decisions, bad):
@@ -122,6 +90,7 @@ def register(app: faust.App, settings: Settings) -> None:
     )
     async def explain(self: object, user_id: str, topic: str, bootstrap: str) -> None:
         """Why did (or didn't) USER get a push: every decision about them, in time order."""
-        code = explain_user(user_id, bootstrap, topic, out=lambda line: print(line, file=sys.stdout))
+        code = explain_user(user_id, bootstrap, topic, out=lambda line: print(line, file=sys.stdout),
+                            kafka=librdkafka_config(settings))  # fmt: skip
         if code:
             raise SystemExit(code)

@@ -9,22 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from faust.cli import option
 
+from connectors.ingest.topic_reader import is_missing_topic, read_records
 from schemas import topics
-from schemas.codec import decode
-from schemas.errors import SchemaError
 from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, NotificationJob, TriggerMetrics
 from streams.analytics.attribution import AnalyticsConfig
 from streams.analytics.html import html_report
 from streams.analytics.report import ReportData, build_report, text_report
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
-
-# Behaviour event types attribution uses (feedback, conversions, activity); the rest is dropped after decoding.
-FEEDBACK_TYPES = frozenset(
-    {"notification_opened", "notification_clicked", "purchase", "app_open", "view", "cart", "fav"}
-)
 
 
 @dataclass(frozen=True)
@@ -49,57 +44,28 @@ class ReportTopics:
 
 
 def read_topic(
-    bootstrap: str, topic: str, cls: type, keep: Callable[[Any], bool] | None = None, timeout_s: float = 60.0
+    config: dict[str, Any], topic: str, cls: type, keep: Callable[[Any], bool] | None = None
 ) -> tuple[list, int]:
     """Records of `cls` on `topic` from the beginning to its current end (none if missing), and the bad count."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"nudge-report-{time.monotonic_ns()}",  # never commits: a read-only look
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
-    found: list = []
-    bad = 0
     try:
-        meta = consumer.list_topics(topic, timeout=10)
-        info = meta.topics.get(topic)
-        if info is None or info.error is not None:
+        return read_records(config, topic, cls, keep=keep)
+    except KafkaException as exc:
+        if is_missing_topic(exc):
             return [], 0
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in info.partitions}
-        todo = {p for p, (low, high) in ends.items() if high > low}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            for msg in consumer.consume(5000, timeout=0.5):
-                if msg.error():
-                    continue
-                if msg.offset() >= ends[msg.partition()][1] - 1:
-                    todo.discard(msg.partition())
-                if msg.offset() >= ends[msg.partition()][1]:
-                    continue
-                try:
-                    record = decode(msg.value(), cls)
-                except SchemaError:
-                    bad += 1
-                    continue
-                if keep is None or keep(record):
-                    found.append(record)
-        if todo:
-            raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to the end within {timeout_s:.0f} s")
-    finally:
-        consumer.close()
-    return found, bad
+        raise
 
 
-def collect(bootstrap: str, names: ReportTopics, cfg: AnalyticsConfig | None = None) -> ReportData:
-    """Read the four topics and build the report data."""
-    decisions, bad_d = read_topic(bootstrap, names.decisions, NotificationDecision)
-    deliveries, bad_r = read_topic(bootstrap, names.delivery, DeliveryResult)
-    events, bad_e = read_topic(bootstrap, names.events, BehaviorEvent, lambda e: e.type in FEEDBACK_TYPES)
-    metrics, bad_m = read_topic(bootstrap, names.metrics, TriggerMetrics)
-    jobs, bad_j = read_topic(bootstrap, names.jobs, NotificationJob) if names.jobs else ([], 0)
+def collect(
+    bootstrap: str, names: ReportTopics, cfg: AnalyticsConfig | None = None, kafka: dict[str, Any] | None = None
+) -> ReportData:
+    """Read the topics and build the report data (`kafka`: TLS/SASL client settings)."""
+    cfg = cfg or AnalyticsConfig()
+    config = {**(kafka or {}), "bootstrap.servers": bootstrap}
+    decisions, bad_d = read_topic(config, names.decisions, NotificationDecision)
+    deliveries, bad_r = read_topic(config, names.delivery, DeliveryResult)
+    events, bad_e = read_topic(config, names.events, BehaviorEvent, cfg.relevant)  # the rest changes no count
+    metrics, bad_m = read_topic(config, names.metrics, TriggerMetrics)
+    jobs, bad_j = read_topic(config, names.jobs, NotificationJob) if names.jobs else ([], 0)
     data = build_report(decisions, deliveries, events, metrics, cfg, now_ms=time.time_ns() // 1_000_000, jobs=jobs)
     data.read["undecodable"] = bad_d + bad_r + bad_e + bad_m + bad_j
     return data
@@ -111,10 +77,11 @@ def run_report(
     html_path: Path,
     out: Callable[[str], None] = print,
     cfg: AnalyticsConfig | None = None,
+    kafka: dict[str, Any] | None = None,
 ) -> tuple[int, ReportData | None]:
     """Print the report, write the HTML page and print its path; (exit code, data)."""
     try:
-        data = collect(bootstrap, names, cfg)
+        data = collect(bootstrap, names, cfg, kafka)
     except (KafkaException, TimeoutError) as exc:
         out(f"cannot read the topics at {bootstrap}: {exc}")
         return 1, None
@@ -151,6 +118,6 @@ def register(app: faust.App, settings: Settings) -> None:
     ) -> None:
         """Funnel, rates with CIs, decisions and lift per trigger x variant, sample pushes; writes an HTML page too."""
         names = ReportTopics(decisions_topic, delivery_topic, events_topic, metrics_topic, jobs_topic)
-        code, _ = run_report(bootstrap, names, Path(html))
+        code, _ = run_report(bootstrap, names, Path(html), kafka=librdkafka_config(settings))
         if code:
             raise SystemExit(code)

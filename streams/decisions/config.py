@@ -12,14 +12,13 @@ import yaml
 
 from streams.decisions.errors import ConfigError
 from streams.decisions.templates import TemplateSet, load_templates
+from streams.engine import durations
 
 SECOND_MS = 1000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
-_UNITS = {"ms": 1, "s": SECOND_MS, "m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS, "w": WEEK_MS}
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)\s*$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -115,15 +114,11 @@ class DecisionConfig:
 
 
 def parse_duration(value: Any, key: str) -> int:
-    """Milliseconds from an int (ms) or a string like "30m", "24h", "7d"."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a duration like 30m/24h/7d, got {value!r}")
-    if isinstance(value, int) and value >= 0:
-        return value
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ConfigError(f"{key}: expected a duration like 30m/24h/7d or milliseconds, got {value!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    """Milliseconds from an int (ms) or a string like "30m", "1h30m", "7d" (the triggers' grammar)."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
 
 
 def parse_clock(value: Any, key: str) -> int:

@@ -22,7 +22,7 @@ from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
 from streams.fastpath.state import write_partition
-from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback, relevant_types
+from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import CATALOG_KEY, Runtime
@@ -98,7 +98,7 @@ def step(
     value: bytes | None,
     read_at: float,
     out: Outbox,
-    feedback: frozenset[str] | None = None,  # event types attribution needs (with any job id): relevant_types()
+    feedback: frozenset[str] | None = None,  # event types attribution needs (with any job id): cfg.relevant_types
 ) -> None:
     """Validate one input message, run it through the engine and the decisions, and queue what it produced."""
     wall_ms = int(read_at * 1000)
@@ -193,7 +193,7 @@ def install(
         # change no count); the lanes keep the watch, so no event of an untouched user is re-keyed at all
         watch_horizon_ms=analytics.horizon_ms() if attribution and attribution_events == "touched" else None,
     )
-    feedback = relevant_types(analytics) if attribution else None
+    feedback = analytics.relevant_types if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
     progress = ProgressFile(progress_file)
     unconfirmed: list[asyncio.Future] = []

@@ -13,7 +13,7 @@ import faust
 
 from schemas import codec
 from schemas.errors import SchemaError
-from schemas.records import BehaviorEvent, DeadLetter, DeliveryResult, NotificationDecision
+from schemas.records import DeadLetter, DeliveryResult, NotificationDecision
 from schemas.topics import dlq_for
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution, attribute, prune
 from streams.analytics.metrics import MetricsBoard
@@ -30,22 +30,6 @@ BOARD_RETENTION_MS = 35 * 86_400_000
 EXPECTED = {"decisions": NotificationDecision, "delivery": DeliveryResult}
 COUNTS_PER_MESSAGE = 5_000  # ~300 KB of counts JSON: well under the broker's message limit
 OTHER, EVENT = 0, 1  # tags of re-keyed entries: an EVENT is a BehaviorEvent, skipped unread for users with no touch
-
-
-def relevant_event(event: BehaviorEvent, cfg: AnalyticsConfig) -> bool:
-    """Whether an event can change an attribution count (feedback, a goal or activity)."""
-    return (
-        event.job_id is not None
-        or event.type in cfg.activity_types
-        or event.type in cfg.conversion_types
-        or any(event.type in goals for goals in cfg.trigger_conversion_types.values())
-    )
-
-
-def relevant_types(cfg: AnalyticsConfig) -> frozenset[str]:
-    """Event types that can change a count whatever their job id (goals and activity): `relevant_event` as a set."""
-    goals = {t for types in cfg.trigger_conversion_types.values() for t in types}
-    return frozenset({*cfg.activity_types, *cfg.conversion_types, *goals})
 
 
 def encode_counts(counts: list[Count]) -> bytes:

@@ -1,4 +1,4 @@
-"""The stream worker's web views: /metrics (Prometheus), /health and /ready (tables recovered)."""
+"""The stream worker's web views: /metrics (Prometheus), /health and /ready (tables recovered; caught up)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from faust.web import Request, Response, View
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from streams.pipeline.catch_up import caught_up
 from streams.pipeline.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
@@ -56,4 +57,7 @@ def install_web(app: faust.App, registry: CollectorRegistry, metrics: PipelineMe
     class Ready(View):
         async def get(self, request: Request) -> Response:
             ready = is_ready(app)
-            return self.json({"ready": ready}, status=200 if ready else 503)
+            body: dict[str, bool] = {"ready": ready}
+            if (done := caught_up(app)) is not None:  # replay mode: every input committed to its end offset
+                body["caught_up"] = done
+            return self.json(body, status=200 if ready else 503)

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import urllib.request
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,9 @@ from schemas.codec import decode, encode
 from schemas.records import BehaviorEvent, DeviceToken, NotificationDecision
 from tests.support.kafka import create_topics
 from tests.support.net import free_port
+from tests.support.partitions import partition_of
 from tests.support.policies import write_without_quiet_hours
+from tests.support.records import event
 
 ROOT = Path(__file__).resolve().parents[2]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
@@ -62,21 +63,9 @@ def seeded_events(seed: int, users: int, now_ms: int) -> list[BehaviorEvent]:
         for n in range(rng.randrange(3, 12)):
             t += rng.randrange(5_000, 60_000)
             kind = rng.choices(["view", "cart", "purchase", "fav"], [6, 3, 1, 1])[0]
-            events.append(
-                BehaviorEvent(
-                    event_id=f"{user}-{n}",
-                    user_id=user,
-                    type=kind,
-                    event_time_ms=t,
-                    item_id=f"item{rng.randrange(50)}",
-                    category=f"c{rng.randrange(5)}",
-                )
-            )
+            item, category = f"item{rng.randrange(50)}", f"c{rng.randrange(5)}"
+            events.append(event(user, kind, t, event_id=f"{user}-{n}", item_id=item, category=category))
     return sorted(events, key=lambda e: (e.event_time_ms, e.event_id))
-
-
-def partition_of(user: str) -> int:
-    return zlib.crc32(user.encode()) % PARTITIONS
 
 
 @dataclass
@@ -296,10 +285,9 @@ class Run:
             producer = Producer({"bootstrap.servers": self.stack.bootstrap, "linger.ms": 20})
             topic = self.prefix + "behavior.events"
             pause = self.feed_seconds / max(len(self.events), 1)
-            for i, event in enumerate(self.events):
-                producer.produce(
-                    topic, encode(event), key=event.user_id.encode(), partition=partition_of(event.user_id)
-                )
+            for i, record in enumerate(self.events):
+                user = record.user_id
+                producer.produce(topic, encode(record), key=user.encode(), partition=partition_of(user, PARTITIONS))
                 producer.poll(0)
                 if i % 50 == 0:
                     time.sleep(pause * 50)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -136,3 +137,39 @@ def test_faust_table_recovers_from_changelog(kafka_bootstrap: str, kafka_admin, 
     finally:
         _stop(proc)
         delete_topics(kafka_admin, [in_topic, out_topic, changelog])
+
+
+def _stack_env(local: Path) -> dict[str, str]:
+    """A private stack on free ports in `local`, reusing the downloaded jars."""
+    shared_jars = Path(os.environ.get("NUDGE_LOCAL_DIR", ROOT / ".local")) / "kafka"
+    local.mkdir(parents=True)
+    (local / "kafka").symlink_to(shared_jars)
+    ports = {"KAFKA_PORT": free_port(), "KAFKA_CONTROLLER_PORT": free_port(), "REDIS_PORT": free_port()}
+    return {**os.environ, **{k: str(v) for k, v in ports.items()}, "NUDGE_LOCAL_DIR": str(local), "KAFKA_HEAP": "512m"}
+
+
+@pytest.mark.slow
+def test_the_stack_keeps_no_descriptor_of_its_caller_and_status_is_no_make_error(tmp_path: Path) -> None:
+    env = _stack_env(tmp_path / "local")
+    lock = tmp_path / "caller.lock"
+    stack = ROOT / "deploy" / "local" / "stack.sh"
+    make_status = ["make", "--no-print-directory", "-C", str(ROOT), "status"]
+    stopped = subprocess.run(make_status, env=env, capture_output=True, text=True, timeout=30)
+    assert stopped.returncode == 0 and "Kafka: stopped" in stopped.stdout and "Error" not in stopped.stderr
+    # A script that holds a lock while it runs `stack.sh up`: the lock must go when the script ends.
+    caller = f'exec 9>"{lock}"; flock 9; "{stack}" up'
+    try:
+        up = subprocess.run(["bash", "-c", caller], env=env, capture_output=True, text=True, timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 0, "the lock is still held"
+        for pidfile in (tmp_path / "local" / "run").glob("*.pid"):
+            fds = Path(f"/proc/{pidfile.read_text().strip()}/fd")
+            opened = set()
+            for fd in fds.iterdir():
+                with contextlib.suppress(OSError):  # a descriptor closed while we look
+                    opened.add(os.readlink(fd))
+            assert str(lock) not in opened, pidfile.name
+        running = subprocess.run(make_status, env=env, capture_output=True, text=True, timeout=30)
+        assert running.stdout.count(": running") == 2, running.stdout
+    finally:
+        subprocess.run([str(stack), "down"], env=env, capture_output=True, timeout=120)

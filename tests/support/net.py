@@ -1,12 +1,5 @@
-"""Network helpers for tests."""
+"""Network helpers for tests: the free port the demo and the benchmarks use too."""
 
-from __future__ import annotations
+from streams.ports import free_port
 
-import socket
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port"]

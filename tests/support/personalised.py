@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from schemas.records import BehaviorEvent, CatalogItem, DeviceToken, UserProfile
+from schemas.records import CatalogItem, DeviceToken, UserProfile
+from tests.support.records import event
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN = 60_000
@@ -66,10 +67,6 @@ def profile(user_id: str, name: str | None, locale: str, at: int = T0 - DAY, **e
     return UserProfile(user_id=user_id, first_name=name, locale=locale, time_zone="Europe/London", country="GB",
                        platform="android", signup_ms=extra.pop("signup_ms", T0 - 100 * DAY), updated_at_ms=at,
                        **extra)  # fmt: skip
-
-
-def event(user_id: str, type_: str, at: int, **fields: Any) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user_id}-{type_}-{at}", user_id=user_id, type=type_, event_time_ms=at, **fields)
 
 
 def token(user_id: str) -> DeviceToken:

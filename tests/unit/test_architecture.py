@@ -65,3 +65,14 @@ def test_rule_detects_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import faust\nfrom redis.asyncio import Redis\n")
     assert imported_roots(bad) & IO_MODULES == {"faust", "redis"}
+
+
+def test_no_two_connectors_name_an_error_alike() -> None:
+    # The composition root catches the errors of several connectors side by side (ingest, delivery, stores).
+    where: dict[str, list[str]] = {}
+    for path in python_files("connectors"):
+        if path.name == "errors.py":
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ClassDef):
+                    where.setdefault(node.name, []).append(path.parent.name)
+    assert {name: packages for name, packages in where.items() if len(packages) > 1} == {}

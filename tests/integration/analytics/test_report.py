@@ -10,9 +10,9 @@ import pytest
 from confluent_kafka import Producer
 
 from schemas.codec import encode
-from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision
 from streams.analytics.report import FROM_TOPIC, RECOMPUTED
 from streams.commands.report import ReportTopics, run_report
+from tests.support.records import decision, delivery, event
 
 T0 = 1_750_000_000_000
 HOUR = 3_600_000
@@ -38,50 +38,23 @@ def world(seed: int) -> tuple[list, list, list]:
         outcome = {"holdout": "holdout", "suppressed": "suppressed"}.get(arm, "queued")
         variant = "holdout" if arm == "holdout" else rng.choice(["default", "urgent"])
         if outcome == "queued" and rng.random() < 0.2:  # a deferred step before the job goes out
-            decisions.append(_decision(user, job, "deferred", at - HOUR, variant, "quiet_hours"))
-        decisions.append(_decision(user, job, outcome, at, variant, "frequency_cap" if arm == "suppressed" else None))
+            decisions.append(decision(user, job, "deferred", at - HOUR, variant=variant, reason="quiet_hours"))
+        decisions.append(
+            decision(user, job, outcome, at, variant=variant, reason="frequency_cap" if arm == "suppressed" else None)
+        )
         if outcome == "queued":
             status = rng.choices(["sent", "no_devices", "failed"], [0.85, 0.1, 0.05])[0]
             for attempt in (1, 2) if status == "sent" and rng.random() < 0.1 else (1,):  # a repeated result
-                deliveries.append(
-                    DeliveryResult(
-                        job_id=job,
-                        user_id=user,
-                        trigger_id="cart_abandoned",
-                        variant=variant,
-                        provider="fcm",
-                        status=status,
-                        attempt=attempt,
-                        at_ms=at + 1000,
-                    )
-                )
+                deliveries.append(delivery(user, job, at + 1000, status, variant=variant, attempt=attempt))
             if status == "sent" and rng.random() < 0.5:
-                events.append(_event(user, "notification_opened", at + 60_000, job))
+                events.append(event(user, "notification_opened", at + 60_000, job))
                 if rng.random() < 0.5:
-                    events.append(_event(user, "notification_clicked", at + 90_000, job))
+                    events.append(event(user, "notification_clicked", at + 90_000, job))
         p_buy = {"urgent": 0.5, "default": 0.3}.get(variant, 0.15)
         if rng.random() < p_buy:
-            events.append(_event(user, "purchase", at + rng.choice([HOUR, 20 * HOUR, 2 * DAY])))
-        events.append(_event(user, "view", at - 2 * HOUR))  # before the push: neither conversion nor retention
+            events.append(event(user, "purchase", at + rng.choice([HOUR, 20 * HOUR, 2 * DAY])))
+        events.append(event(user, "view", at - 2 * HOUR))  # before the push: neither conversion nor retention
     return decisions, deliveries, events
-
-
-def _decision(user: str, job: str, outcome: str, at: int, variant: str, reason: str | None) -> NotificationDecision:
-    return NotificationDecision(
-        decision_id=f"{job}-{outcome}",
-        job_id=job,
-        firing_id=f"f{job}",
-        user_id=user,
-        trigger_id="cart_abandoned",
-        variant=variant,
-        outcome=outcome,
-        reason=reason,
-        event_time_ms=at,
-    )
-
-
-def _event(user: str, type_: str, at: int, job: str | None = None) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}-{type_}-{at}", user_id=user, type=type_, event_time_ms=at, job_id=job)
 
 
 def expected(decisions: list, deliveries: list, events: list) -> dict[str, dict[str, int]]:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,11 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
-from schemas.records import BehaviorEvent, NotificationJob
+from schemas.records import NotificationJob
 from tests.support.kafka import consume_all, create_topics
 from tests.support.net import free_port
+from tests.support.partitions import partition_of
+from tests.support.records import event
 
 ROOT = Path(__file__).resolve().parents[3]
 NUDGE = Path(sys.executable).parent / "nudge"
@@ -68,10 +69,6 @@ def load_rows(path: Path, limit: int | None = None) -> tuple[list[Row], int]:
     return rows, bad
 
 
-def partition_of(user: str) -> int:
-    return zlib.crc32(user.encode()) % PARTITIONS
-
-
 def oracle(rows: list[Row]) -> set[tuple[str, int]]:
     """(user, fire time) of every abandoned cart, computed directly from the rows.
 
@@ -83,7 +80,8 @@ def oracle(rows: list[Row]) -> set[tuple[str, int]]:
     final = defaultdict(int)
     by_user: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        final[partition_of(row.user)] = max(final[partition_of(row.user)], row.ts_ms - LATENESS_MS)
+        part = partition_of(row.user, PARTITIONS)
+        final[part] = max(final[part], row.ts_ms - LATENESS_MS)
         by_user[row.user].append(row)
     fired = set()
     for user, events in by_user.items():
@@ -94,7 +92,7 @@ def oracle(rows: list[Row]) -> set[tuple[str, int]]:
             later = events[i + 1 :]
             if any(e.type in ("cart", "purchase") and e.ts_ms < deadline for e in later):
                 continue
-            if deadline <= final[partition_of(user)] or any(e.ts_ms >= deadline for e in later):
+            if deadline <= final[partition_of(user, PARTITIONS)] or any(e.ts_ms >= deadline for e in later):
                 fired.add((user, deadline))
     return fired
 
@@ -128,15 +126,9 @@ class Replay:
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20})
         topic = f"{self.prefix}behavior.events"
         for row in rows:
-            event = BehaviorEvent(
-                event_id=f"taobao-{row.line}",
-                user_id=row.user,
-                type=row.type,
-                event_time_ms=row.ts_ms,
-                item_id=row.item,
-                category=row.category,
-            )
-            producer.produce(topic, encode(event), key=row.user.encode(), partition=partition_of(row.user))
+            record = event(row.user, row.type, row.ts_ms, event_id=f"taobao-{row.line}", item_id=row.item,
+                           category=row.category)  # fmt: skip
+            producer.produce(topic, encode(record), key=row.user.encode(), partition=partition_of(row.user, PARTITIONS))
             producer.poll(0)
         for partition, value in extra:
             producer.produce(topic, value, key=b"bad", partition=partition)

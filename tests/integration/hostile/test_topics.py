@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import redis
@@ -20,6 +19,7 @@ from tests.integration.hostile.counts import COUNTS
 from tests.integration.hostile.payloads import CLASSES, payloads
 from tests.support.kafka import consume_all, create_topics, delete_topics
 from tests.support.net import free_port
+from tests.support.partitions import key_per_partition
 from tests.support.policies import write_without_quiet_hours
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,16 +44,6 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
             time.sleep(2)
             proc.kill()
     return proc.wait()
-
-
-def sentinels(n: int) -> list[str]:
-    """A user id per partition, so every partition must still flow after the garbage."""
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < n:
-        found.setdefault(zlib.crc32(f"sentinel{i}".encode()) % n, f"sentinel{i}")
-        i += 1
-    return [found[p] for p in range(n)]
 
 
 def expected_dead(values: list[bytes], cls: type, now_ms: int) -> int:
@@ -95,12 +85,10 @@ def test_engine_topics_dead_letter_garbage_and_keep_flowing(kafka_bootstrap, kaf
             COUNTS[(topic, "accepted")] += len(values) - dead
             for i, value in enumerate(values):
                 producer.produce(prefix + topic, value, key=b"k%d" % i, partition=i % PARTITIONS)
-        users = sentinels(PARTITIONS)
-        for user in users:  # after the garbage, on every partition: a valid event that fires at once
+        users = key_per_partition("sentinel", PARTITIONS)  # a user id per partition: each must still flow
+        for p, user in enumerate(users):  # after the garbage, on every partition: a valid event that fires at once
             ok = BehaviorEvent(event_id=f"{user}-signup", user_id=user, type="signup", event_time_ms=now)
-            producer.produce(
-                prefix + "behavior.events", encode(ok), key=user.encode(), partition=sentinels(PARTITIONS).index(user)
-            )
+            producer.produce(prefix + "behavior.events", encode(ok), key=user.encode(), partition=p)
         assert producer.flush(30) == 0
         jobs: list[NotificationJob] = []
         deadline = time.monotonic() + 120
@@ -156,12 +144,12 @@ def test_device_tokens_garbage_is_dead_lettered_by_the_delivery_worker(
         producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 2_000_000})
         for i, value in enumerate(values):
             producer.produce(names[0], value, key=b"k%d" % i, partition=i % PARTITIONS)
-        for p, user in enumerate(sentinels(PARTITIONS)):
+        for p, user in enumerate(key_per_partition("sentinel", PARTITIONS)):
             token = DeviceToken(user_id=user, token=f"tok-{user}", platform="android", updated_at_ms=now)
             producer.produce(names[0], encode(token), key=user.encode(), partition=p)
         assert producer.flush(30) == 0
         deadline = time.monotonic() + 60
-        keys = [f"{redis_prefix}tokens:{u}" for u in sentinels(PARTITIONS)]
+        keys = [f"{redis_prefix}tokens:{u}" for u in key_per_partition("sentinel", PARTITIONS)]
         while time.monotonic() < deadline and not all(client.exists(k) for k in keys):
             assert worker.poll() is None, (tmp_path / "deliver.log").read_text()[-3000:]
             time.sleep(0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.ingest.errors import DeliveryError
+from connectors.ingest.errors import PublishError
 from connectors.ingest.publisher import EventPublisher
 from schemas.codec import decode
 from schemas.records import BehaviorEvent, DeviceToken, EventContext, UserProfile
@@ -61,7 +61,7 @@ def test_rejected_deliveries_surface_as_errors(kafka_bootstrap: str, topic_facto
         kafka_bootstrap, topic_overrides={BehaviorEvent: tiny}, clock=lambda: NOW, max_record_bytes=1_000_000
     ).start()
     publisher.send(big)
-    with pytest.raises(DeliveryError, match="1 failed") as info:
+    with pytest.raises(PublishError, match="1 failed") as info:
         publisher.close()
     assert info.value.failures[0][0] == tiny
     assert info.value.failures[0][1] == "u"

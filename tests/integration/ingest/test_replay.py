@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
 from connectors.ingest.publisher import EventPublisher
 from connectors.ingest.replay import replay
+from connectors.ingest.topic_reader import read_to_end
 from schemas.codec import decode
 from schemas.records import BehaviorEvent
 from tests.support.kafka import consume_all
-
-
-def read_topic(bootstrap: str, topic: str) -> list:
-    """Every message on `topic`, read in batches until the high watermarks are reached."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{topic}", "auto.offset.reset": "earliest"})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in parts}
-        consumer.subscribe([topic])
-        seen: dict[int, int] = dict.fromkeys(parts, 0)
-        messages = []
-        while any(seen[p] < ends[p] for p in parts):
-            for msg in consumer.consume(5000, timeout=2.0):
-                assert msg.error() is None, msg.error()
-                messages.append(msg)
-                seen[msg.partition()] = msg.offset() + 1
-        return messages
-    finally:
-        consumer.close()
 
 
 def test_taobao_replay_publishes_every_valid_row(kafka_bootstrap: str, topic_factory, taobao_file: Path) -> None:
@@ -46,8 +27,12 @@ def test_taobao_replay_publishes_every_valid_row(kafka_bootstrap: str, topic_fac
     assert "truncated" in report.bad[0].reason and "before 2000-01-01" in report.bad[0].reason
     assert "line 96169" in report.summary()
     assert "96,168/96,168" in progress.getvalue()
+    # the bar's last figure and the summary's publish rate are one number, and both say what they count
+    bar_rate = re.search(r"([\d,]+)/s acknowledged\n$", progress.getvalue())
+    assert bar_rate and f"({bar_rate[1]} events/s acknowledged by Kafka" in report.summary(), report.summary()
+    assert "/s queued" in progress.getvalue() and "read and sorted 96,169 rows in" in report.summary()
 
-    events = [decode(m.value(), BehaviorEvent) for m in read_topic(kafka_bootstrap, topic)]
+    events = [decode(m.value(), BehaviorEvent) for m in read_to_end({"bootstrap.servers": kafka_bootstrap}, topic)]
     assert len(events) == 96_168
     assert len({e.event_id for e in events}) == 96_168
     assert Counter(e.type for e in events) == {"view": 85_773, "cart": 5_292, "fav": 2_959, "purchase": 2_144}

@@ -12,20 +12,11 @@ from typing import Any
 import pytest
 
 from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision, TriggerMetrics
-from tests.integration.pipeline.worker import Worker
+from tests.integration.pipeline.worker import FIRST_FAV, Worker, first_fav_decisions
 from tests.support.net import free_port
+from tests.support.records import decision, delivery, event
 from tests.unit.decisions.support import ms
 
-TRIGGERS = """
-triggers:
-  - {id: first_fav, kind: event, on: fav, occurrence: first}
-"""
-DECISIONS = """
-default_holdout_pct: 0
-budget: {max: 10, per: 24h, min_gap: 0}
-templates:
-  first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
-"""
 TREATED, CONTROL, BYSTANDERS = 300, 60, 1_500
 AT = ms("2024-06-02T12:00")
 FUNNEL = ("fired", "holdout", "sent", "delivered", "opened", "clicked", "converted", "retained", "holdout_converted")
@@ -33,7 +24,7 @@ FUNNEL = ("fired", "holdout", "sent", "delivered", "opened", "clicked", "convert
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Worker]:
-    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=3)
+    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, FIRST_FAV, first_fav_decisions(0), partitions=3)
     yield run
     run.close()
 
@@ -43,12 +34,9 @@ def touches() -> tuple[list[NotificationDecision], list[DeliveryResult]]:
     for i in range(TREATED + CONTROL):
         user, job = f"att-{i}", f"job-{i}"
         held = i >= TREATED
-        decisions.append(NotificationDecision(decision_id=f"d{i}", job_id=job, firing_id=f"f{i}", user_id=user,
-                                              trigger_id="promo", variant="holdout" if held else "a",
-                                              outcome="holdout" if held else "queued", event_time_ms=AT))  # fmt: skip
+        decisions.append(decision(user, job, "holdout" if held else "queued", AT, "promo", "a"))
         if not held:
-            deliveries.append(DeliveryResult(job_id=job, user_id=user, trigger_id="promo", variant="a", provider="fcm",
-                                             status="sent", attempt=1, at_ms=AT + 1_000))  # fmt: skip
+            deliveries.append(delivery(user, job, AT + 1_000, trigger="promo", variant="a"))
     return decisions, deliveries
 
 
@@ -58,16 +46,10 @@ def feedback() -> list[BehaviorEvent]:
     for i in range(TREATED + CONTROL):
         user, job, t = f"att-{i}", f"job-{i}", AT + 60_000
         if i < TREATED:
-            out.append(BehaviorEvent(event_id=f"o{i}", user_id=user, type="notification_opened", event_time_ms=t,
-                                     job_id=job))  # fmt: skip
-            out.append(BehaviorEvent(event_id=f"c{i}", user_id=user, type="notification_clicked",
-                                     event_time_ms=t + 1_000, job_id=job))  # fmt: skip
-        out.append(BehaviorEvent(event_id=f"v{i}", user_id=user, type="view", event_time_ms=t + 2_000, item_id="i1"))
-        out.append(BehaviorEvent(event_id=f"p{i}", user_id=user, type="purchase", event_time_ms=t + 3_000,
-                                 item_id="i1"))  # fmt: skip
+            out += [event(user, "notification_opened", t, job), event(user, "notification_clicked", t + 1_000, job)]
+        out += [event(user, "view", t + 2_000, item_id="i1"), event(user, "purchase", t + 3_000, item_id="i1")]
         for j in range(BYSTANDERS // (TREATED + CONTROL)):
-            out.append(BehaviorEvent(event_id=f"b{i}-{j}", user_id=f"by-{i}-{j}", type="view",
-                                     event_time_ms=t + 2_000 + j, item_id="i2"))  # fmt: skip
+            out.append(event(f"by-{i}-{j}", "view", t + 2_000 + j, item_id="i2"))
     return out
 
 

@@ -12,40 +12,29 @@ from schemas.codec import decode
 from schemas.records import BehaviorEvent, NotificationDecision, TriggerMetrics
 from streams.fastpath.pack import unpack
 from streams.pipeline.feedback import EVENT
-from tests.integration.pipeline.worker import Worker, metric
+from tests.integration.pipeline.worker import FIRST_FAV, Worker, first_fav_decisions, metric
 from tests.support.kafka import consume_all
+from tests.support.records import event
 from tests.unit.decisions.support import ms
 
-TRIGGERS = """
-triggers:
-  - {id: first_fav, kind: event, on: fav, occurrence: first}
-"""
-DECISIONS = """
-default_holdout_pct: 30
-budget: {max: 10, per: 24h, min_gap: 0}
-templates:
-  first_fav: {default: {en: {title: "Nice pick", body: "Item {{ event.item_id }}"}}}
-"""
 FANS, BYSTANDERS = 30, 120
 NOON = ms("2024-06-02T12:00")
 
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> Iterator[Worker]:
-    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=2)
+    run = Worker(kafka_bootstrap, kafka_admin, tmp_path, FIRST_FAV, first_fav_decisions(30), partitions=2)
     yield run
     run.close()
-
-
-def event(user: str, type_: str, at: int) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}-{type_}-{at}", user_id=user, type=type_, event_time_ms=at, item_id="i1")
 
 
 def test_events_of_users_never_pushed_are_not_forwarded_and_conversions_still_count(worker: Worker) -> None:
     fans = [f"fan-{i}" for i in range(FANS)]
     bystanders = [f"by-{i}" for i in range(BYSTANDERS)]
     worker.start("w1")  # NUDGE_ATTRIBUTION_EVENTS defaults to "touched"
-    first = [event(u, "fav", NOON) for u in fans] + [event(u, "view", NOON) for u in bystanders]
+    first = [event(u, "fav", NOON, item_id="i1") for u in fans] + [
+        event(u, "view", NOON, item_id="i1") for u in bystanders
+    ]
     worker.produce("behavior.events", first)
     decided = worker.wait_for(
         "every fan decided",
@@ -55,7 +44,7 @@ def test_events_of_users_never_pushed_are_not_forwarded_and_conversions_still_co
     held = sum(o == "holdout" for o in outcomes.values())
     assert set(outcomes.values()) == {"queued", "holdout"} and 0 < held < FANS
     later = NOON + 3_600_000  # inside the conversion window (1 day) and the retention window (3 days)
-    worker.produce("behavior.events", [event(u, "purchase", later) for u in fans + bystanders])
+    worker.produce("behavior.events", [event(u, "purchase", later, item_id="i1") for u in fans + bystanders])
 
     def funnel() -> dict[str, tuple[int, ...]]:
         latest = {m.variant: m for m in worker.read("analytics.trigger_metrics", TriggerMetrics)}

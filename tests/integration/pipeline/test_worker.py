@@ -15,15 +15,14 @@ import pytest
 
 from schemas.codec import decode
 from schemas.records import (
-    BehaviorEvent,
     DeadLetter,
-    DeliveryResult,
     NotificationDecision,
     NotificationJob,
     TriggerMetrics,
 )
 from tests.integration.pipeline.worker import NUDGE, ROOT, Worker, metric
 from tests.support.net import free_port
+from tests.support.records import decision, delivery, event
 from tests.unit.decisions.support import ms
 
 TRIGGERS = """
@@ -77,10 +76,6 @@ def worker(kafka_bootstrap: str, kafka_admin: Any, tmp_path_factory: pytest.Temp
     run.close()
 
 
-def event(user: str, type_: str, at: int, **fields: Any) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}-{type_}-{at}", user_id=user, type=type_, event_time_ms=at, **fields)
-
-
 def decisions_of(worker: Worker, user: str) -> list[tuple[str, str | None]]:
     return [(d.outcome, d.reason) for d in worker.read("notifications.decisions", NotificationDecision)
             if d.user_id == user]  # fmt: skip
@@ -132,12 +127,9 @@ def test_a_purchase_cancels_a_deferred_cart_reminder(worker: Worker) -> None:
 
 def test_attribution_publishes_trigger_metrics(worker: Worker) -> None:
     at = ms("2024-06-02T12:00")
-    sent = NotificationDecision(decision_id="d1", job_id="job-a1", firing_id="f1", user_id="att-1", trigger_id="promo",
-                                variant="default", outcome="queued", event_time_ms=at)  # fmt: skip
-    held = NotificationDecision(decision_id="d2", job_id="job-a2", firing_id="f2", user_id="att-2", trigger_id="promo",
-                                variant="holdout", outcome="holdout", event_time_ms=at)  # fmt: skip
-    delivered = DeliveryResult(job_id="job-a1", user_id="att-1", trigger_id="promo", variant="default", provider="fcm",
-                               status="sent", attempt=1, at_ms=at + 1000)  # fmt: skip
+    sent = decision("att-1", "job-a1", "queued", at, "promo")
+    held = decision("att-2", "job-a2", "holdout", at, "promo")
+    delivered = delivery("att-1", "job-a1", at + 1000, trigger="promo")
     worker.produce("notifications.decisions", [sent, held])
     worker.produce("notifications.delivery", [delivered])
 
@@ -150,8 +142,8 @@ def test_attribution_publishes_trigger_metrics(worker: Worker) -> None:
 
     worker.wait_for("sent and delivered counted", lambda: (r := latest().get("default")) and r.delivered == 1)
     worker.produce("behavior.events", [
-        event("att-1", "notification_opened", at + 60_000, job_id="job-a1"),
-        event("att-1", "notification_clicked", at + 61_000, job_id="job-a1"),
+        event("att-1", "notification_opened", at + 60_000, "job-a1"),
+        event("att-1", "notification_clicked", at + 61_000, "job-a1"),
         event("att-1", "purchase", at + 120_000, item_id="i9"),
         event("att-2", "purchase", at + 130_000, item_id="i9"),
     ])  # fmt: skip

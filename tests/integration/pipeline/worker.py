@@ -33,6 +33,19 @@ TOPICS = [
     "analytics.trigger_metrics",
 ]
 
+# One event trigger and its copy: the smallest catalogue that fires (first fav of a user), for wiring tests.
+FIRST_FAV = "triggers:\n  - {id: first_fav, kind: event, on: fav, occurrence: first}\n"
+
+
+def first_fav_decisions(holdout_pct: int) -> str:
+    """A decisions file for FIRST_FAV: no quiet hours in the way, a roomy budget, `holdout_pct` held out."""
+    return f"""
+default_holdout_pct: {holdout_pct}
+budget: {{max: 10, per: 24h, min_gap: 0}}
+templates:
+  first_fav: {{default: {{en: {{title: "Nice pick", body: "Item {{{{ event.item_id }}}}"}}}}}}
+"""
+
 
 class Worker:
     """Topics under a unique prefix and `nudge worker` processes reading them (one at a time)."""
@@ -57,7 +70,7 @@ class Worker:
     def topic(self, name: str) -> str:
         return self.prefix + name
 
-    def start(self, name: str, **env: str) -> None:
+    def start(self, name: str, *args: str, **env: str) -> None:
         self.port = free_port()
         full = {
             **os.environ,
@@ -75,7 +88,8 @@ class Worker:
         }
         log = (self.tmp / f"{name}.log").open("ab")
         self.log = self.tmp / f"{name}.log"
-        self.proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=full, cwd=ROOT, stdout=log, stderr=log)
+        command = [str(NUDGE), "worker", "-l", "warn", *args]
+        self.proc = subprocess.Popen(command, env=full, cwd=ROOT, stdout=log, stderr=log)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

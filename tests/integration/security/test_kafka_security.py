@@ -5,11 +5,12 @@ from __future__ import annotations
 import ssl
 
 import faust
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from confluent_kafka import Producer
 
 from streams.cli import build
-from streams.commands.ingest import kafka_config
-from streams.commands.kafka_security import aiokafka_options, faust_credentials
+from streams.commands.kafka_security import aiokafka_options, faust_credentials, librdkafka_config
 from streams.settings import Settings
 
 SECRET = "kafka-pass-7731"
@@ -45,7 +46,7 @@ async def test_sasl_ssl_reaches_the_faust_app_and_aiokafka() -> None:
     producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", **options)
     assert consumer._client._sasl_mechanism == producer.client._sasl_mechanism == "SCRAM-SHA-512"
     assert consumer._client._ssl_context is options["ssl_context"]
-    rd = kafka_config(settings)
+    rd = librdkafka_config(settings)
     assert (rd["security.protocol"], rd["sasl.mechanism"], rd["sasl.password"]) == ("SASL_SSL", "SCRAM-SHA-512", SECRET)
 
 
@@ -60,3 +61,28 @@ def test_ssl_only_uses_an_ssl_context_with_the_configured_ca(tmp_path) -> None:
 def test_secrets_stay_out_of_the_settings_repr() -> None:
     text = repr(sasl_ssl()) + str(sasl_ssl().model_dump())
     assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism", "expected"),
+    [
+        ("PLAINTEXT", "SCRAM-SHA-256", None),  # a mechanism without SASL is ignored by every client
+        ("SSL", None, None),
+        ("SASL_PLAINTEXT", None, "PLAIN"),  # librdkafka alone used to fall back to its own default, GSSAPI
+        ("SASL_SSL", "SCRAM-SHA-256", "SCRAM-SHA-256"),
+    ],
+)
+def test_the_three_clients_get_the_same_protocol_mechanism_and_credentials(
+    protocol: str, mechanism: str | None, expected: str | None, tmp_path
+) -> None:
+    settings = Settings(kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism, kafka_sasl_username="nudge",
+                        kafka_sasl_password=SECRET)  # fmt: skip
+    creds, options, rd = faust_credentials(settings), aiokafka_options(settings), librdkafka_config(settings)
+    assert options["security_protocol"] == rd["security.protocol"] == protocol
+    assert options.get("sasl_mechanism") == rd.get("sasl.mechanism") == expected
+    assert options.get("sasl_plain_password") == rd.get("sasl.password") == (expected and SECRET)
+    if expected is None:
+        assert creds is None or isinstance(creds, faust.SSLCredentials)
+    else:
+        assert (creds.mechanism.value, creds.username, creds.password) == (expected, "nudge", SECRET)
+    Producer({**rd, "bootstrap.servers": "127.0.0.1:1"})  # librdkafka accepts the combination at construction

@@ -19,7 +19,7 @@ from streams.analytics.batch import recompute
 from streams.analytics.errors import BadStateError
 from streams.analytics.metrics import MetricsBoard
 from tests.support.clock import FakeClock
-from tests.unit.analytics.support import decision, delivery, event
+from tests.support.records import decision, delivery, event
 
 CFG = AnalyticsConfig()
 
@@ -183,3 +183,24 @@ def test_attribute_dispatches_by_record_type(fake_clock: FakeClock) -> None:
     assert names(attribute(state, event("u", "notification_opened", fake_clock() + 1, "j1"), CFG)) == ["opened"]
     with pytest.raises(TypeError):
         attribute(state, "not a record", CFG)
+
+
+def test_only_events_that_can_change_a_count_go_to_attribution() -> None:
+    assert CFG.relevant(event("u", "purchase", 0))
+    assert CFG.relevant(event("u", "notification_clicked", 0, "j"))
+    assert CFG.relevant(event("u", "view", 0))  # retention: active again after a push
+    assert not CFG.relevant(event("u", "signup", 0))
+
+
+def test_relevant_types_is_relevant_as_a_set() -> None:
+    types = CFG.relevant_types
+    for type_ in ["view", "cart", "fav", "purchase", "app_open", "signup", "search", "notification_opened"]:
+        for job in (None, "j1"):
+            e = event("u1", type_, 0, job)
+            assert CFG.relevant(e) == (job is not None or type_ in types), (type_, job)
+
+
+def test_the_relevant_types_follow_the_config() -> None:
+    cfg = AnalyticsConfig(activity_types=("app_open",), trigger_conversion_types={"promo": ("subscribe",)})
+    assert cfg.relevant_types == {"app_open", "purchase", "subscribe"}
+    assert not cfg.relevant(event("u", "view", 0)) and cfg.relevant(event("u", "view", 0, "j1"))

@@ -41,12 +41,12 @@ triggers:
     with pytest.raises(ConfigError) as info:
         load_catalogue(text)
     assert info.value.errors == [
-        "triggers[2].within: expected a duration",
+        "triggers[2].within: expected a duration like 30m, 1h30m, 7d or milliseconds, got 'soon'",
         "triggers[3].kind: expected one of event, absence, inactivity, milestone, sequence, recommendation",
         "triggers[4].stages: expected increasing durations",
         "triggers[5].on.where.price.about: unknown operator (use eq, ne, in, gt, gte, lt, lte)",
         "triggers[5].id: duplicate id 'a'",
-        "triggers[6].steps[0].after: expected a duration",
+        "triggers[6].steps[0].after: expected a duration like 30m, 1h30m, 7d or milliseconds, got 'never'",
     ]
 
 

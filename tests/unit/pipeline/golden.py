@@ -18,6 +18,8 @@ from streams.engine.state import DAY_MS, UserState
 from streams.pipeline.firings import policies
 from streams.pipeline.lane import Side
 from streams.pipeline.runtime import CATALOG_KEY, CLOCK_KEY, SIDE_KEY, Runtime, unpack
+from tests.support.partitions import key_per_partition, partition_of
+from tests.support.records import event
 
 ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 4
@@ -35,12 +37,8 @@ def runtime(table: dict[bytes, bytes], *, replay: bool = True) -> Runtime:
     )  # fmt: skip
 
 
-def partition_of(user_id: str) -> int:
-    return sum(user_id.encode()) % PARTITIONS
-
-
 def ev(user: str, type_: str, at: int, n: int, **kw: Any) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"g-{n}", user_id=user, type=type_, event_time_ms=at, **kw)
+    return event(user, type_, at, event_id=f"g-{n}", **kw)
 
 
 def _story(start: int) -> list[Any]:
@@ -88,8 +86,8 @@ def _story(start: int) -> list[Any]:
     out.append(CatalogItem(item_id="i3", kind="price_drop", price=9.0, previous_price=5.0, event_time_ms=cat_t))
     # time passes: inactivity stages, onboarding steps, deferred jobs
     for k, gap in enumerate([9 * DAY_MS, 20 * DAY_MS, 32 * DAY_MS, 40 * DAY_MS, 380 * DAY_MS]):
-        for p in range(PARTITIONS):
-            add(f"clock{p}", "view", t + gap + k, item_id="y")
+        for user in key_per_partition("clock", PARTITIONS):
+            add(user, "view", t + gap + k, item_id="y")
     return out
 
 
@@ -137,7 +135,7 @@ def _state_dump(table: dict[bytes, bytes]) -> dict[str, Any]:
 
 def _feed(rt: Runtime, table: dict[bytes, bytes], inputs: list[Any], rows: list[Any], wall: int, every: int) -> None:
     for i, record in enumerate(inputs):
-        part = 0 if isinstance(record, CatalogItem) else partition_of(record.user_id)
+        part = 0 if isinstance(record, CatalogItem) else partition_of(record.user_id, PARTITIONS)
         kind = {"BehaviorEvent": "event", "UserProfile": "profile", "CatalogItem": "catalog"}[type(record).__name__]
         checked = rt.read(kind, "in", part, i, b"k", encode(record), wall)
         if isinstance(checked, DeadLetter):

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.codec import encode
-from schemas.records import BehaviorEvent, DeliveryResult, NotificationDecision
+from schemas.records import BehaviorEvent
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.pack import pack
@@ -27,45 +27,22 @@ from streams.pipeline.feedback import (
     decode_counts,
     encode_counts,
     encode_state,
-    relevant_event,
-    relevant_types,
 )
 from streams.pipeline.metrics import PipelineMetrics
+from tests.support.records import decision, delivery, event
 
 CFG = AnalyticsConfig()
 AT = 1_717_243_200_000  # 2024-06-01T12:00Z
 DAY = 86_400_000
 
 
-def decision(user: str, job: str, outcome: str, variant: str = "default") -> NotificationDecision:
-    return NotificationDecision(decision_id=f"d-{job}", job_id=job, firing_id="f", user_id=user, trigger_id="promo",
-                                variant=variant, outcome=outcome, event_time_ms=AT)  # fmt: skip
-
-
-def event(user: str, type_: str, at: int, job: str | None = None) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}{type_}{at}", user_id=user, type=type_, event_time_ms=at, job_id=job)
-
-
 def test_a_batch_attributes_each_users_records_in_order_grouped_by_trigger() -> None:
     states: dict[str, UserAttribution] = {}
     records = [
-        ("u1", decision("u1", "j1", "queued"), AT),
-        (
-            "u1",
-            DeliveryResult(
-                job_id="j1",
-                user_id="u1",
-                trigger_id="promo",
-                variant="default",
-                provider="fcm",
-                status="sent",
-                attempt=1,
-                at_ms=AT + 1,
-            ),
-            AT + 1,
-        ),
+        ("u1", decision("u1", "j1", "queued", AT, "promo"), AT),
+        ("u1", delivery("u1", "j1", AT + 1, trigger="promo"), AT + 1),
         ("u1", event("u1", "notification_opened", AT + 2, "j1"), AT + 2),
-        ("u2", decision("u2", "j2", "holdout", "holdout"), AT),
+        ("u2", decision("u2", "j2", "holdout", AT, "promo"), AT),
         ("u2", event("u2", "purchase", AT + 3), AT + 3),
         ("u1", event("u1", "purchase", AT + 4), AT + 4),
     ]
@@ -79,7 +56,7 @@ def test_a_batch_attributes_each_users_records_in_order_grouped_by_trigger() -> 
 
 def test_old_touches_are_pruned_before_a_late_record_is_applied() -> None:
     states: dict[str, UserAttribution] = {}
-    attribute_batch(states, [("u1", decision("u1", "j1", "queued"), AT)], CFG)
+    attribute_batch(states, [("u1", decision("u1", "j1", "queued", AT, "promo"), AT)], CFG)
     grouped = attribute_batch(states, [("u1", event("u1", "purchase", AT + 10 * DAY), AT + 10 * DAY)], CFG)
     assert grouped == {} and states["u1"].touches == {}
 
@@ -96,21 +73,6 @@ def test_the_board_forgets_windows_past_the_retention() -> None:
     assert list(board.cells) == [("t", "v", AT + BOARD_RETENTION_MS + DAY)] and touched == set(board.cells)
 
 
-def test_only_events_that_can_change_a_count_go_to_attribution() -> None:
-    assert relevant_event(event("u", "purchase", AT), CFG)
-    assert relevant_event(event("u", "notification_clicked", AT, "j"), CFG)
-    assert relevant_event(event("u", "view", AT), CFG)  # retention: active again after a push
-    assert not relevant_event(event("u", "signup", AT), CFG)
-
-
-def test_relevant_types_is_relevant_event_as_a_set() -> None:
-    types = relevant_types(CFG)
-    for type_ in ["view", "cart", "fav", "purchase", "app_open", "signup", "search", "notification_opened"]:
-        for job in (None, "j1"):
-            e = event("u1", type_, AT, job)
-            assert relevant_event(e, CFG) == (job is not None or type_ in types), (type_, job)
-
-
 def mixed_records(seed: int, users: int = 30, count: int = 1_500) -> list[Any]:
     """Decisions, deliveries and events of a few users, times mostly rising, some late."""
     rng = random.Random(seed)
@@ -124,12 +86,9 @@ def mixed_records(seed: int, users: int = 30, count: int = 1_500) -> list[Any]:
         when = at - rng.randint(0, 2 * DAY) if rng.random() < 0.1 else at
         if kind < 0.1:
             outcome = rng.choice(["queued", "holdout", "suppressed", "expired"])
-            out.append(NotificationDecision(decision_id=f"d{i}", job_id=job, firing_id="f", user_id=user,
-                                            trigger_id=rng.choice(["promo", "reengage"]), variant="a", outcome=outcome,
-                                            event_time_ms=when))  # fmt: skip
+            out.append(decision(user, job, outcome, when, rng.choice(["promo", "reengage"]), "a", decision_id=f"d{i}"))
         elif kind < 0.15:
-            out.append(DeliveryResult(job_id=job, user_id=user, trigger_id="promo", variant="a", provider="fcm",
-                                      status="sent", attempt=1, at_ms=when))  # fmt: skip
+            out.append(delivery(user, job, when, trigger="promo", variant="a"))
         else:
             type_ = rng.choice(["view"] * 12 + ["cart", "fav", "purchase", "app_open", "notification_opened",
                                                 "notification_clicked"])  # fmt: skip
@@ -165,10 +124,9 @@ def test_the_batch_stage_counts_and_keeps_what_attribute_batch_does(seed: int) -
 def test_a_delivery_results_wall_clock_time_prunes_no_touch_in_a_replay() -> None:
     """A replay's delivery results carry today's wall clock, years after the events: no touch may go by it."""
     states: dict[str, UserAttribution] = {}
-    queued = decision("u1", "j1", "queued")
-    result = DeliveryResult(job_id="j1", user_id="u1", trigger_id="promo", variant="default", provider="fcm",
-                            status="sent", attempt=1, at_ms=AT + 900 * DAY)  # fmt: skip
+    queued = decision("u1", "j1", "queued", AT)
+    result = delivery("u1", "j1", AT + 900 * DAY)
     purchase = event("u1", "purchase", AT + 3_600_000)
     records = [("u1", r, _time_of(r)) for r in (queued, result, purchase)]
-    names = [c.name for c in attribute_batch(states, records, CFG)["promo"]]
+    names = [c.name for c in attribute_batch(states, records, CFG)["cart_abandoned"]]
     assert _time_of(result) is None and "converted" in names, names

@@ -14,6 +14,7 @@ from streams.engine.engine import Engine
 from streams.pipeline.errors import StartupError
 from streams.pipeline.firings import policies
 from streams.pipeline.runtime import Runtime
+from tests.support import records
 from tests.unit.decisions.support import ms
 
 TRIGGERS = """
@@ -55,8 +56,8 @@ def runtime(table: dict[bytes, bytes], watch_horizon_ms: int | None = None) -> R
 
 
 def event(user: str, type_: str, at: int, cart: str | None = "c1", n: int = 0) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"{user}-{type_}-{at}-{n}", user_id=user, type=type_, event_time_ms=at, cart_id=cart,
-                         item_id="i1")  # fmt: skip
+    """A shopping event on item i1 in `cart`; `n` tells apart two events of one user at one time."""
+    return records.event(user, type_, at, event_id=f"{user}-{type_}-{at}-{n}", cart_id=cart, item_id="i1")
 
 
 def run(rt: Runtime, *records: Any) -> tuple[list, list]:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from schemas.errors import AbsurdTimestampError, MissingFieldError, MissingUserIdError, ValidationError
-from schemas.records import BehaviorEvent
 from schemas.rules import MAX_FUTURE_MS, validate
+from tests.support.records import event
 
 NOW = 1_700_000_000_000
 
 
-def event(**kw: object) -> BehaviorEvent:
-    fields = {"event_id": "e1", "user_id": "u1", "type": "view", "event_time_ms": NOW, **kw}
-    return BehaviorEvent(**fields)  # type: ignore[arg-type]
+EVENT = event("u1", "view", NOW, event_id="e1")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +34,7 @@ def event(**kw: object) -> BehaviorEvent:
 )
 def test_bad_events_raise_what_they_raised(kw: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
-        validate(event(**kw), now_ms=NOW)
+        validate(replace(EVENT, **kw), now_ms=NOW)
 
 
 @pytest.mark.parametrize(
@@ -43,5 +42,5 @@ def test_bad_events_raise_what_they_raised(kw: dict[str, object], error: type[Ex
     [{}, {"price": 0.0}, {"price": 3}, {"quantity": 0}, {"event_time_ms": NOW + MAX_FUTURE_MS}, {"user_id": " u "}],
 )
 def test_good_events_pass(kw: dict[str, object]) -> None:
-    validate(event(**kw), now_ms=NOW)
-    validate(event(**kw))
+    validate(replace(EVENT, **kw), now_ms=NOW)
+    validate(replace(EVENT, **kw))

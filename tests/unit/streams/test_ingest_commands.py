@@ -7,7 +7,8 @@ from pydantic import SecretStr
 
 from schemas.records import BehaviorEvent, DeadLetter, JobRetry
 from schemas.serde import RegistrySerde, SingleObjectSerde
-from streams.commands.ingest import TOPIC_TYPES, api_keys, kafka_config, make_publisher
+from streams.commands.ingest import TOPIC_TYPES, api_keys, make_publisher
+from streams.commands.kafka_security import librdkafka_config
 from streams.settings import Settings
 
 
@@ -32,7 +33,7 @@ def test_publisher_follows_settings() -> None:
     assert publisher.config["sasl.password"] == "pw"
     assert isinstance(publisher.serde, SingleObjectSerde)
     assert isinstance(make_publisher(Settings(schema_registry_url="http://127.0.0.1:1")).serde, RegistrySerde)
-    assert kafka_config(Settings()) == {"security.protocol": "PLAINTEXT"}
+    assert librdkafka_config(Settings()) == {"security.protocol": "PLAINTEXT"}
 
 
 def test_topic_types() -> None:
