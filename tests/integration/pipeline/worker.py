@@ -57,7 +57,7 @@ class Worker:
     def topic(self, name: str) -> str:
         return self.prefix + name
 
-    def start(self, name: str, **env: str) -> None:
+    def start(self, name: str, log_level: str = "warn", **env: str) -> None:
         self.port = free_port()
         full = {
             **os.environ,
@@ -75,7 +75,7 @@ class Worker:
         }
         log = (self.tmp / f"{name}.log").open("ab")
         self.log = self.tmp / f"{name}.log"
-        self.proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=full, cwd=ROOT, stdout=log, stderr=log)
+        self.proc = subprocess.Popen([str(NUDGE), "worker", "-l", log_level], env=full, cwd=ROOT, stdout=log, stderr=log)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
