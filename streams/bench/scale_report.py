@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 BEGIN, END = "<!-- scale:begin -->", "<!-- scale:end -->"
-NOTES_FIRST_LINE = "## What limits the worker"  # streams/bench/NOTES.md, which closes the file
+NOTES = Path(__file__).with_name("NOTES.md")  # `nudge bench` closes BENCHMARKS.md with it
 TARGETS = (
     "warm restart (local store kept) to ready <= 10 s at 1M users",
     "cold recovery from the changelog >= 50k records/s",
@@ -82,13 +82,14 @@ def section(runs: list[Any], partitions: int, phase_minutes: float, command: str
 def splice(path: Path, text: str) -> None:
     """Replace the scale section in `path`, or put it before the bench notes (or at the end)."""
     current = path.read_text() if path.exists() else ""
+    notes_start = NOTES.read_text().strip().splitlines()[0] if NOTES.exists() else "\0"
     if BEGIN in current and END in current:
         head, _, rest = current.partition(BEGIN)
         _, _, tail = rest.partition(END)
         updated = head + text + tail
-    elif NOTES_FIRST_LINE in current:
-        head, _, tail = current.partition(NOTES_FIRST_LINE)
-        updated = head + text + "\n\n" + NOTES_FIRST_LINE + tail
+    elif notes_start in current:
+        head, _, tail = current.partition(notes_start)
+        updated = head + text + "\n\n" + notes_start + tail
     else:
         updated = current.rstrip("\n") + ("\n\n" if current else "") + text + "\n"
     path.write_text(updated)
