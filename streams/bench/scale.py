@@ -156,6 +156,7 @@ class Sizer:
         self.result = SizeRun(users, users * per_user)
         self.dirs: list[Path] = []
         self.logs: dict[str, Path] = {}  # phase -> worker log
+        self.partial: dict[str, float] = {}  # what a phase that ran out of time had reached
         self.port = nudge_worker._free_port()
 
     def worker(self, data_dir: Path, name: str) -> Worker:
@@ -195,7 +196,7 @@ class Sizer:
                 try:
                     phase.figures = fn(warm_dir if name != "cold" else warm_dir.with_name(f"{data}-cold"), name)
                 except (PhaseTimeout, RuntimeError) as exc:
-                    phase.error = str(exc)
+                    phase.error, phase.figures = str(exc), self.partial
                     progress(f"{users:,} users: {name}: {exc}")
                     break  # the later phases need this one's state
                 finally:
@@ -220,7 +221,12 @@ class Sizer:
                     progress(f"  processed {seen['count']:,}/{events:,}")
                 return seen.get("count", 0) >= events
 
-            self.wait("processing the events", worker, done, started)
+            try:
+                self.wait("processing the events", worker, done, started)
+            except PhaseTimeout:
+                self.partial = {"processed": float(worker.read().get("count", 0)),
+                                "peak_rss_mib": peak_rss_mib(worker.proc.pid)}  # fmt: skip
+                raise
             seen = worker.read()
             rss = peak_rss_mib(worker.proc.pid)
             time.sleep(3)  # a commit or two: every changed state reaches the store and the changelog
@@ -305,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                       args.keep_logs)  # fmt: skip
         runs.append(sizer.run())
     nudge_worker.APPS.clear()
-    section = scale_report.section(runs, args.partitions, args.phase_minutes, " ".join(sys.argv))
+    command = " ".join(["python -m streams.bench.scale", *(argv if argv is not None else sys.argv[1:])])
+    section = scale_report.section(runs, args.partitions, args.phase_minutes, command)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=2))
     if args.out != "-":

@@ -24,7 +24,10 @@ def _cell(phase: Any, key: str, fmt: str = "{:,.0f}", unit: str = "") -> str:
     if phase is None:
         return "-"
     if phase.error:
-        return "did not finish" if "did not finish" in phase.error else "failed"
+        if "did not finish" not in phase.error:
+            return "failed"
+        reached = phase.figures.get(key) if key != "events_per_s" else phase.figures.get("processed")
+        return "did not finish" + ("" if reached is None else f" ({reached:,.0f}{unit or ' processed'})")
     value = phase.figures.get(key)
     return "-" if value is None else fmt.format(value) + unit
 
