@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install up down status lint format test test-unit test-integration demo clean bench
+.PHONY: help install up down status lint format test test-unit test-integration demo clean bench bench-scale
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -63,9 +63,16 @@ demo: install ## Run the demo on the local stack
 	$(WITH_STACK) $(VENV)/bin/nudge demo $(DEMO_ARGS)
 
 BENCH_ARGS ?=
+# The scale section: user counts, and the time bound of each of its phases (a phase past it is reported as such)
+BENCH_SCALE_SIZES ?= 50k,250k,1M
+BENCH_SCALE_PHASE_MINUTES ?= 25
+BENCH_SCALE := $(PY) -m streams.bench.scale --sizes $(BENCH_SCALE_SIZES) --phase-minutes $(BENCH_SCALE_PHASE_MINUTES)
 
-bench: install ## Measure the worker vs raw consumers and Faust peers on one broker; writes BENCHMARKS.md (~10 min)
-	$(WITH_STACK) $(VENV)/bin/nudge bench $(BENCH_ARGS)
+bench: install ## Measure the worker vs raw consumers, Faust and Quix peers on one broker, then the scale section; writes BENCHMARKS.md (~15 min + scale)
+	$(WITH_STACK) bash -c '$(VENV)/bin/nudge bench $(BENCH_ARGS) && $(BENCH_SCALE)'
+
+bench-scale: install ## Only the scale section (one RocksDB worker at BENCH_SCALE_SIZES users); updates it in BENCHMARKS.md
+	$(WITH_STACK) $(BENCH_SCALE)
 
 clean: ## Stop the stack and remove local data (keeps downloaded jars)
 	@$(STACK) clean

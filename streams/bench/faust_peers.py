@@ -6,13 +6,12 @@ BENCH_COUNT events were seen it writes {"rate": events/s} to BENCH_RESULT_FILE.
 
 from __future__ import annotations
 
-import json
 import os
-import time
 
 import faust
 
 from streams.app import create_app
+from streams.bench.peer_process import RateCounter
 
 MODE = os.environ.get("BENCH_MODE", "naive")
 COUNT = int(os.environ.get("BENCH_COUNT", "0"))
@@ -32,24 +31,7 @@ source = app.topic(
 counts = app.Table("bench_counts", default=int)
 
 
-class Progress:
-    """Counts events and writes the rate once the expected number has been seen."""
-
-    def __init__(self) -> None:
-        self.seen = 0
-        self.started = 0.0
-
-    def tick(self) -> None:
-        if self.seen == 0:
-            self.started = time.perf_counter()
-        self.seen += 1
-        if self.seen == COUNT and RESULT_FILE:
-            elapsed = time.perf_counter() - self.started
-            with open(RESULT_FILE, "w") as out:
-                json.dump({"rate": COUNT / elapsed, "seen": self.seen, "seconds": elapsed}, out)
-
-
-progress = Progress()
+progress = RateCounter(COUNT, RESULT_FILE)
 
 if MODE == "naive":
 

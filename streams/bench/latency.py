@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from streams.bench import nudge_worker, workload
+from streams.bench import nudge_worker, worker_log, workload
 from streams.bench.nudge_worker import Worker, topics_for
 from streams.bench.nudge_worker import _create as create_topics
 from streams.bench.policies import write_without_quiet_hours
@@ -135,16 +133,6 @@ def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds:
     return out
 
 
-_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
-
-
-def _stamp_of(log: str, needle: str) -> float | None:
-    for line in log.splitlines():
-        if needle in line and (m := _STAMP.match(line)):
-            return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-    return None
-
-
 def recovery_rate(bootstrap: str, prefix: str, app_id: str, partitions: int, timeout_s: float = 180) -> float:
     """Records/s a fresh worker restores from the prefilled changelog of `app_id` (from Faust's own log lines)."""
     from confluent_kafka import TopicPartition
@@ -160,11 +148,9 @@ def recovery_rate(bootstrap: str, prefix: str, app_id: str, partitions: int, tim
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            log = worker.log_path.read_text(errors="replace")
-            begin = _stamp_of(log, "Restoring state from changelog topics")
-            end = _stamp_of(log, "Done reading from changelog topics")
-            if begin and end:
-                return records / max(end - begin, 1e-3)
+            seconds = worker_log.recovery_seconds(worker.log_path.read_text(errors="replace"))
+            if seconds is not None:
+                return records / max(seconds, 1e-3)
             if worker.proc.poll() is not None:
                 break
             time.sleep(0.2)

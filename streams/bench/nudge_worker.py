@@ -66,6 +66,7 @@ class Worker:
             "NUDGE_FAST_PATH": "true" if fast_path else "false",
             **(extra_env or {}),
         }
+        self.port = int(env["NUDGE_WEB_PORT"])
         self.log_path = self.dir / "worker.log"
         self._log = self.log_path.open("wb")
         self.started = time.time()
@@ -90,10 +91,10 @@ class Worker:
                 raise RuntimeError(f"nudge worker saw {seen.get('count')}/{count} in {timeout_s}s: {self.log_path}")
             time.sleep(0.1)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> None:
         self.proc.send_signal(sig)
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -6,9 +6,7 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,10 +16,20 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from streams.bench import engine_costs, latency, nudge_worker, raw_consumers, workload
+from streams.bench import (
+    comparisons,
+    engine_costs,
+    latency,
+    nudge_worker,
+    peer_process,
+    quix_peer,
+    raw_consumers,
+    workload,
+)
 from streams.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+ROCKSDB = {"NUDGE_STORE": "rocksdb://"}  # the chart's store: the worker is compared on the state its peers keep
 
 
 @dataclass
@@ -61,12 +69,11 @@ class Progress:
 def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions: int, timeout_s: float = 300) -> float:
     """Start the naive/bare Faust peer as its own process and return its events/s."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{mode}-"))
-    result_file = workdir / "result.json"
     env = {
         **os.environ,
         "BENCH_MODE": mode,
         "BENCH_COUNT": str(count),
-        "BENCH_RESULT_FILE": str(result_file),
+        "BENCH_RESULT_FILE": str(workdir / "result.json"),
         "BENCH_APP_ID": _app_id(f"bench-{mode}"),
         "BENCH_TOPIC": topic,
         "BENCH_PARTITIONS": str(partitions),
@@ -74,32 +81,8 @@ def run_faust_peer(mode: str, bootstrap: str, topic: str, count: int, partitions
         "BENCH_WEB_PORT": str(free_port()),
         "NUDGE_KAFKA_BOOTSTRAP": bootstrap,
     }
-    log = (workdir / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.bench.faust_peers", "worker", "-l", "info"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not result_file.exists():
-            if proc.poll() is not None:
-                raise RuntimeError(f"faust {mode} peer exited early; log: {workdir / 'worker.log'}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"faust {mode} peer did not finish in {timeout_s}s; log: {workdir / 'worker.log'}")
-            time.sleep(0.2)
-        time.sleep(0.1)  # the writer may still be flushing the file
-        return float(json.loads(result_file.read_text())["rate"])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    args = [sys.executable, "-m", "streams.bench.faust_peers", "worker", "-l", "info"]
+    return peer_process.rate_of(f"faust {mode}", args, env, ROOT, workdir, timeout_s)
 
 
 APPS: list[str] = []  # app ids this run started: their internal topics are deleted at the end
@@ -167,12 +150,15 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         return run_faust_peer("naive", b, t, short, p)
 
     def nudge(b: str, _t: str, n: int, p: int) -> float:
-        rate, app_id = nudge_worker.worker_rate(b, prefix, n, p)
+        rate, app_id = nudge_worker.worker_rate(b, prefix, n, p, extra_env=ROCKSDB)
         app_ids.append(app_id)
         return rate
 
     def nudge_engine_only(b: str, _t: str, n: int, p: int) -> float:
-        return nudge_worker.worker_rate(b, prefix, n, p, extra_env={"NUDGE_ATTRIBUTION": "false"})[0]
+        return nudge_worker.worker_rate(b, prefix, n, p, extra_env={**ROCKSDB, "NUDGE_ATTRIBUTION": "false"})[0]
+
+    def quix(mode: str) -> Measurement:
+        return lambda b, t, n, _p: quix_peer.quix_rate(mode, b, t, n)
 
     def in_process(_b: str, _t: str, n: int, _p: int) -> float:
         return engine_costs.in_process_rate(min(n, 100_000), plan.users)
@@ -185,8 +171,15 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         ("raw aiokafka consumer + decode", "limit", "events/s", aiokafka),
         ("bare Faust task iterating the topic channel", "ceiling", "events/s", bare),
         ("naive Faust agent, table update per event", "peer", "events/s", naive),
-        ("Nudge worker, fast path (full triggers.yaml, changelog, decisions)", "nudge", "events/s", nudge),
-        ("Nudge worker, fast path, attribution off (engine + decisions)", "nudge", "events/s", nudge_engine_only),
+        ("Quix Streams, decode only", "quix", "events/s", quix("decode")),
+        (
+            comparisons.QUIX_STATEFUL + " (per-user counter + cart check, RocksDB state)",
+            "quix",
+            "events/s",
+            quix("stateful"),
+        ),
+        ("Nudge worker, fast path (full triggers.yaml, RocksDB, changelog, decisions)", "nudge", "events/s", nudge),
+        ("Nudge worker, fast path, attribution off (RocksDB)", "nudge", "events/s", nudge_engine_only),
         ("Nudge worker, fast path off (plain Faust agent)", "nudge", "events/s", nudge_plain),
         (
             "Nudge per-event path in process, no Kafka (decode, engine, decisions, state writes)",
@@ -242,7 +235,7 @@ def run(plan: Plan) -> list[Result]:
             results.append(_single(name, group, unit, fn))
             progress.finish_step()
     finally:
-        APPS.extend(nudge_worker.APPS)
+        APPS.extend(nudge_worker.APPS + [f"changelog__{group}" for group in quix_peer.GROUPS])
         _cleanup(plan.bootstrap, prefix)
         sys.stderr.write("\n")
     return results
@@ -290,6 +283,7 @@ def _timers(plan: Plan) -> Result:
 def versions() -> dict[str, str]:
     names = ["faust-streaming", "aiokafka", "confluent-kafka", "fastavro", "redis", "firebase-admin"]
     found = {n: metadata.version(n) for n in names}
+    found["quixstreams (own venv)"] = quix_peer.version()
     found["python"] = platform.python_version()
     found["kafka broker"] = os.environ.get("KAFKA_VERSION", "unknown")
     return found
@@ -297,7 +291,8 @@ def versions() -> dict[str, str]:
 
 SUSTAINED_P99_MS = 1_000
 TARGETS = {  # name prefix -> target text
-    "Nudge worker, fast path (": ">= 50k/s, >= 14x peer, >= 20% of aiokafka, >= 80% of the bare channel",
+    "Nudge worker, fast path (": ">= 50k/s, >= 14x peer, >= 20% of aiokafka, >= 80% of the bare channel, "
+    ">= 2x Quix stateful, >= 25% of raw confluent-kafka",
     "event -> job p99 at 10,000": "<= 50 ms",
     "tick, ": "<= 1 ms",
     "live timer": "<= 1,000 ms",
@@ -345,6 +340,7 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
             f"| {r.name} | {r.group} | {median} | {runs} | {ratio_limit} | {ratio_peer} | {ratio_ceiling} "
             f"| {_target(r.name)} | {r.note} |"
         )
+    lines += comparisons.lines(results)
     notes = Path(__file__).with_name("NOTES.md")  # the profile findings, kept beside the harness
     if notes.exists():
         lines += ["", notes.read_text().strip()]

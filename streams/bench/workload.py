@@ -13,24 +13,32 @@ TYPE_WEIGHTS = {"view": 0.892, "cart": 0.055, "fav": 0.031, "purchase": 0.022}
 BASE_TIME_MS = 1_511_658_000_000  # 2017-11-26 01:00 UTC, the start of the shared clickstream
 
 
-def events(count: int, users: int, seed: int = 7) -> Iterator[tuple[bytes, bytes]]:
+def events(count: int, users: int, seed: int = 7, every_user: bool = False) -> Iterator[tuple[bytes, bytes]]:
     """Yield (key, encoded BehaviorEvent) pairs in event-time order, deterministically."""
     from schemas.codec import encode
 
-    for event in records(count, users, seed):
+    for event in records(count, users, seed, every_user):
         yield event.user_id.encode(), encode(event)
 
 
-def records(count: int, users: int, seed: int = 7) -> Iterator[Any]:
-    """The workload's BehaviorEvents, in event-time order, deterministically."""
+def records(count: int, users: int, seed: int = 7, every_user: bool = False) -> Iterator[Any]:
+    """The workload's BehaviorEvents, in event-time order, deterministically.
+
+    Users are drawn at random; with `every_user` each of them instead has count // users events (the rest
+    go to the first users), in a shuffled order, so a scale run holds exactly `users` states.
+    """
     from schemas.records import BehaviorEvent
 
     rng = random.Random(seed)
     types, weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
+    order: list[int] | None = None
+    if every_user:
+        order = [i % users for i in range(count)]
+        rng.shuffle(order)
     t = BASE_TIME_MS
     for i in range(count):
         t += rng.randint(0, 40)  # ~50 events/s of event time per 1k events: hours of history
-        user = f"u{rng.randrange(users)}"
+        user = f"u{rng.randrange(users) if order is None else order[i]}"
         kind = rng.choices(types, weights)[0]
         item = rng.randrange(200_000)
         event = BehaviorEvent(
@@ -47,7 +55,7 @@ def records(count: int, users: int, seed: int = 7) -> Iterator[Any]:
         yield event
 
 
-def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7) -> int:
+def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7, every_user: bool = False) -> int:
     """Publish the workload to `topic`; return the number of records written."""
     producer = Producer(
         {
@@ -65,7 +73,7 @@ def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7) -
             errors.append(str(err))
 
     written = 0
-    for key, value in events(count, users, seed):
+    for key, value in events(count, users, seed, every_user):
         while True:
             try:
                 producer.produce(topic, key=key, value=value, on_delivery=report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import weakref
 from collections.abc import Iterable, Iterator
@@ -43,7 +44,9 @@ async def write_partition(table: Any, source_topic: str, partition: int, items: 
     Raw-serialised tables skip Faust's per-key changelog machinery (a FutureMessage and a buffered send
     each): the store is set and the record handed to the producer directly, with the same bytes, topic
     and partition Faust would use, so recovery reads it back unchanged. The offset commit that follows
-    waits for the producer, as it does for Faust's own writes.
+    waits for the producer, as it does for Faust's own writes. Once the last record is acknowledged its
+    offset is recorded in the store as Faust does for its own writes, so a restart on the kept store reads
+    only the changelog after it.
     """
     marker = PartitionMarker(source_topic, partition)
     token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
@@ -53,10 +56,13 @@ async def write_partition(table: Any, source_topic: str, partition: int, items: 
             store = table.data
             send = table.app.producer.send
             changelog = table.changelog_topic.get_topic_name()
+            last: asyncio.Future | None = None
             for key, value in items:
                 store[key] = value
-                await send(changelog, key, value, partition, None, None)
+                last = await send(changelog, key, value, partition, None, None)
                 written += 1
+            if last is not None:  # a partition's records are acknowledged in order: the last has the highest offset
+                last.add_done_callback(lambda fut: _record_persisted(table, fut))
         else:
             for key, value in items:
                 table[key] = value
@@ -64,3 +70,9 @@ async def write_partition(table: Any, source_topic: str, partition: int, items: 
     finally:
         _current_event.reset(token)
     return written
+
+
+def _record_persisted(table: Any, fut: asyncio.Future) -> None:
+    """Keep the acknowledged changelog offset in the store, through Faust's own callback for its writes."""
+    if not fut.cancelled() and fut.exception() is None:  # a failed send fails the commit that waits for it
+        table._on_changelog_sent(fut)

@@ -29,6 +29,23 @@ class Row:
 
 
 TABLE: list[Row] = []
+
+
+@dataclass
+class OutputRow:
+    """Records on one output topic after a fault, against the distinct ids among them."""
+
+    fault: str
+    topic: str
+    records: int
+    distinct: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.records - self.distinct
+
+
+OUTPUTS: list[OutputRow] = []
 HERE = Path(__file__).resolve().parent
 
 
@@ -101,6 +118,14 @@ def compare(name: str, clean: Outcome, faulty: Outcome) -> Row:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if OUTPUTS:
+        terminalreporter.section("output topics")
+        terminalreporter.write_line(f"{'fault':<50} {'topic':<24} {'records':>8} {'distinct':>9} {'duplicates':>11}")
+        for o in OUTPUTS:
+            terminalreporter.write_line(
+                f"{o.fault:<50} {o.topic:<24} {o.records:>8} {o.distinct:>9} {o.duplicates:>11}"
+            )
+        terminalreporter.write_line("distinct = distinct job_id / decision_id; every record read from offset 0")
     if not TABLE:
         return
     tr = terminalreporter

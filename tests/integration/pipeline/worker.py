@@ -70,7 +70,7 @@ class Worker:
     def topic(self, name: str) -> str:
         return self.prefix + name
 
-    def start(self, name: str, *args: str, **env: str) -> None:
+    def start(self, name: str, *args: str, log_level: str = "warn", **env: str) -> None:
         self.port = free_port()
         full = {
             **os.environ,
@@ -88,7 +88,7 @@ class Worker:
         }
         log = (self.tmp / f"{name}.log").open("ab")
         self.log = self.tmp / f"{name}.log"
-        command = [str(NUDGE), "worker", "-l", "warn", *args]
+        command = [str(NUDGE), "worker", "-l", log_level, *args]
         self.proc = subprocess.Popen(command, env=full, cwd=ROOT, stdout=log, stderr=log)
 
     def stop(self) -> None:

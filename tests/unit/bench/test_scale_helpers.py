@@ -1,0 +1,97 @@
+"""The scale bench's pure helpers: sizes, Faust's recovery log tables, the report section and where it goes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streams.bench import comparisons, scale_report, worker_log, workload
+from streams.bench.runner import Result
+from streams.bench.scale import Phase, SizeRun, parse_sizes, probe_users
+
+# What a Faust 0.15 worker logs at -l info when it starts recovering (two tables, the ditto mark for repeats).
+LOG = """\
+[2026-12-03 08:13:30,101] [1] [INFO] Highwater - Active:
++Highwater - Active-----------------------+-----------+-----------+
+| topic                                   | partition | highwater |
++-----------------------------------------+-----------+-----------+
+| app-attribution-changelog               | 0         | -1        |
+| app-engine-state-changelog              | 0         | 5000      |
+| 〃                                      | 1         | 4990      |
++-----------------------------------------+-----------+-----------+
+[2026-12-03 08:13:30,102] [1] [INFO] active offsets at start of reading:
++Reading Starts At - Active---------------+-----------+--------+
+| topic                                   | partition | offset |
++-----------------------------------------+-----------+--------+
+| app-attribution-changelog               | 0         | -1     |
+| app-engine-state-changelog              | 0         | 4000   |
+| 〃                                      | 1         | -1     |
++-----------------------------------------+-----------+--------+
+[2026-12-03 08:13:30,200] [1] [INFO] Restoring state from changelog topics...
+[2026-12-03 08:13:32,700] [1] [INFO] Done reading from changelog topics
+"""
+
+
+def test_sizes_take_k_and_m_suffixes() -> None:
+    assert parse_sizes("50k, 250k,1M,1200,2.5m") == [50_000, 250_000, 1_000_000, 1_200, 2_500_000]
+
+
+def test_recovery_tables_and_time_are_read_from_the_log() -> None:
+    assert worker_log.changelog_reads(LOG) == {
+        ("app-attribution-changelog", 0): (-1, -1),
+        ("app-engine-state-changelog", 0): (4000, 5000),
+        ("app-engine-state-changelog", 1): (-1, 4990),
+    }
+    assert worker_log.recovery_seconds(LOG) == pytest.approx(2.5)
+    assert worker_log.recovery_seconds(LOG.split("Done")[0]) is None
+
+
+def test_every_user_gets_the_same_number_of_events() -> None:
+    users = Counter(e.user_id for e in workload.records(3_000, 1_000, every_user=True))
+    assert len(users) == 1_000 and set(users.values()) == {3}
+    times = [e.event_time_ms for e in workload.records(3_000, 1_000, every_user=True)]
+    assert times == sorted(times)
+
+
+def test_probe_users_cover_every_partition() -> None:
+    assert sorted(probe_users(4, 1_000)) == [0, 1, 2, 3]
+
+
+def run_of(users: int, **phases: Phase) -> SizeRun:
+    run = SizeRun(users, 2 * users)
+    run.phases.update(phases)
+    return run
+
+
+def test_the_section_says_which_phase_did_not_finish_and_replaces_itself(tmp_path: Path) -> None:
+    done = Phase(10, {"events_per_s": 6_000.0, "peak_rss_mib": 300.0})
+    warm = Phase(20, {"ready_s": 8.0, "processing_s": 10.0, "changelog_read": 50.0, "changelog_records": 50.0,
+                      "longest_health_s": 1.5})  # fmt: skip
+    late = Phase(60, {"processed": 1_208_805.0, "peak_rss_mib": 2_010.0}, "did not finish within 1 min (processing)")
+    section = scale_report.section([run_of(50_000, process=done, warm=warm), run_of(10**6, process=late)], 4, 1, "cmd")
+    assert "| 50,000 | 100,000 | 6,000 | 300 MiB | 8.0 s | 10.0 s | 50 of 50 | 1.5 s | - |" in section
+    assert "| 2,000,000 | did not finish (1,208,805 processed) | did not finish (2,010 MiB) | - |" in section
+    assert "- 1,000,000 users, process: did not finish within 1 min" in section
+
+    bench = tmp_path / "BENCHMARKS.md"
+    notes = scale_report.NOTES.read_text().strip().splitlines()[0]
+    bench.write_text("# Benchmarks\n\n| table |\n\n" + notes + "\nthe notes\n")
+    scale_report.splice(bench, section)
+    scale_report.splice(bench, section.replace("6,000", "7,000"))
+    text = bench.read_text()
+    assert text.count(scale_report.BEGIN) == 1 and "7,000" in text and "6,000" not in text
+    assert text.index(scale_report.END) < text.index(notes) and text.startswith("# Benchmarks")
+
+
+def test_comparisons_state_the_ratio_and_the_target() -> None:
+    results = [
+        Result("raw confluent-kafka consumer + decode", "limit", "events/s", [40_000]),
+        Result(comparisons.QUIX_STATEFUL + " (...)", "quix", "events/s", [10_000, 12_000, 8_000]),
+        Result("Nudge worker, fast path (full ...)", "nudge", "events/s", [12_000]),
+    ]
+    assert comparisons.lines(results)[2:] == [
+        "- Full Nudge worker vs Quix Streams stateful: 1.20x (target >= 2x: not met).",
+        "- Full Nudge worker vs raw confluent-kafka + decode: 30% (target >= 25%: met).",
+    ]
