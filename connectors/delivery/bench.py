@@ -22,7 +22,7 @@ from connectors.delivery.metrics import build_metrics
 from connectors.delivery.pipeline import Deliverer, RetryPolicy
 from connectors.delivery.providers.base import Outcome, Provider, Send
 from connectors.delivery.providers.console import ConsoleProvider
-from connectors.delivery.providers.fcm_pool import FcmProcessPool
+from connectors.delivery.providers.fcm_lean import LeanFcmProvider
 from connectors.delivery.worker import DeliveryWorker, Topics
 from connectors.fcm_local.cluster import LocalFcmCluster
 from connectors.fcm_local.credentials import write_service_account
@@ -147,7 +147,7 @@ async def measure(
         sink = open(os.devnull, "w")  # noqa: SIM115
         if provider_name == "fcm":
             creds = write_service_account(workdir / "sa.json", base_url, PROJECT)
-            inner: Provider = FcmProcessPool(PROJECT, str(creds), base_url, processes=sender_processes)
+            inner: Provider = LeanFcmProvider(PROJECT, str(creds), base_url, ca_file=cluster.ca_file if cluster else None)
         else:
             inner = ConsoleProvider(sink)
         provider = _TimedProvider(inner)

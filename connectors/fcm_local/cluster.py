@@ -11,23 +11,29 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from connectors.fcm_local.lean import LeanFcm
+from connectors.fcm_local.server import LocalFcm
+from connectors.fcm_local.tls import CA_FILE, TlsFiles, make_certificates
 
 # The kernel spreads connections over the processes listening on the port, so each one only parses,
-# validates and records its share. Each runs LeanFcm (no framework, ~5x cheaper per request than the
-# aiohttp LocalFcm): the cluster is for load, where the endpoint's CPU counts against the worker it
-# measures; failure rules and the control API are LocalFcm's (`nudge fcm-local`, tests).
+# validates and records its share: the cluster is for load (the endpoint shares the machine with the
+# worker it measures). Rules and the control API act per process, so tests use one LocalFcm instead.
 
 
 def _record_path(record_dir: Path, pid: int) -> Path:
     return record_dir / f"accepted-{pid}.json"
 
 
-async def _child(host: str, port: int, record_dir: Path | None) -> None:
-    server = LeanFcm(host, port, reuse_port=True)
+def _tls_files(cert_dir: Path) -> TlsFiles:
+    return TlsFiles(cert_dir / CA_FILE, cert_dir / "server.pem", cert_dir / "server-key.pem")
+
+
+async def _child(host: str, port: int, record_dir: Path | None, cert_dir: Path | None) -> None:
+    files = _tls_files(cert_dir) if cert_dir else None
+    server = LocalFcm(host, port, tls=files is not None, tls_files=files, reuse_port=True)
     await server.start()
     print(f"ready {os.getpid()}", flush=True)
     stop = asyncio.Event()
@@ -47,27 +53,41 @@ async def _child(host: str, port: int, record_dir: Path | None) -> None:
         tmp.replace(_record_path(record_dir, os.getpid()))
 
 
-def _run_child(host: str, port: int, record_dir: Path | None) -> None:
+def _run_child(host: str, port: int, record_dir: Path | None, cert_dir: Path | None) -> None:
     with contextlib.suppress(ImportError):
         import uvloop  # optional: a faster event loop when installed
 
         uvloop.install()
-    asyncio.run(_child(host, port, record_dir))
+    asyncio.run(_child(host, port, record_dir, cert_dir))
 
 
 class LocalFcmCluster:
     """Start `processes` endpoint processes on one port; `close()` stops them and collects their records."""
 
-    def __init__(self, processes: int = 2, host: str = "127.0.0.1", record_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, processes: int = 2, host: str = "127.0.0.1", record_dir: str | Path | None = None, *, tls: bool = True
+    ) -> None:
         self.processes = processes
         self.host = host
         self.record_dir = Path(record_dir) if record_dir else None
+        self.tls_files = (
+            make_certificates(tempfile.mkdtemp(prefix="nudge-fcm-tls-"), (host, "localhost")) if tls else None
+        )
         self.port = 0
         self._procs: list[subprocess.Popen] = []
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls_files else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate clients must trust (None in plain mode)."""
+        return str(self.tls_files.ca) if self.tls_files else None
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._procs]
 
     def start(self, port: int = 0, timeout_s: float = 30.0) -> LocalFcmCluster:
         # Hold the port with a bound, non-listening SO_REUSEPORT socket until every child listens on it.
@@ -80,6 +100,8 @@ class LocalFcmCluster:
             if self.record_dir is not None:
                 self.record_dir.mkdir(parents=True, exist_ok=True)
                 args += ["--record-dir", str(self.record_dir)]
+            if self.tls_files is not None:
+                args += ["--cert-dir", str(self.tls_files.ca.parent)]
             for _ in range(self.processes):
                 self._procs.append(subprocess.Popen([*args, "--child"], stdout=subprocess.PIPE, text=True))
             deadline = time.monotonic() + timeout_s
@@ -120,15 +142,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9099)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--record-dir", type=Path, default=None)
+    parser.add_argument("--plain", action="store_true", help="plain HTTP/1.1 instead of HTTPS with HTTP/2")
+    parser.add_argument("--cert-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _run_child(args.host, args.port, args.record_dir)
+        _run_child(args.host, args.port, args.record_dir, args.cert_dir)
         return
-    cluster = LocalFcmCluster(args.processes, args.host, args.record_dir).start(args.port)
+    cluster = LocalFcmCluster(args.processes, args.host, args.record_dir, tls=not args.plain).start(args.port)
     # Blocked only now: children inherit the signal mask, and they must see SIGTERM.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    print(f"local FCM endpoint on {cluster.base_url} ({args.processes} processes)", flush=True)
+    trust = f", CA {cluster.ca_file}" if cluster.ca_file else ""
+    print(f"local FCM endpoint on {cluster.base_url} ({args.processes} processes{trust})", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     cluster.close()
 
