@@ -44,6 +44,15 @@ class Outputs:
     dead: list[JobRetry] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """A batch ready to send: results already known (expired, no devices) and the (job, device) pairs to send."""
+
+    out: Outputs
+    pending: list[tuple[WorkItem, Device]]
+    now: int
+
+
 class Deliverer:
     """The delivery logic shared by the jobs consumer and the retry consumer."""
 
@@ -100,6 +109,13 @@ class Deliverer:
 
     async def handle(self, items: list[WorkItem]) -> Outputs:
         """Deliver `items`; every job ends with results and possibly a retry or DLQ record."""
+        return await self.deliver(await self.prepare(items))
+
+    async def prepare(self, items: list[WorkItem]) -> Prepared:
+        """Expire what is late and look up every device (Redis reads only: nothing is claimed yet).
+
+        The jobs consumer prepares its next batch while the current one is sent; a token removed by that
+        send may still be in the next batch's devices, and FCM then answers UNREGISTERED again."""
         out = Outputs()
         now = self.job_now(items)
         live = []
@@ -117,8 +133,11 @@ class Deliverer:
             if not mine:
                 out.results.append(self._result(item, "no_devices"))
             pending.extend((item, d) for d in mine)
-        if not pending:
-            return out
+        return Prepared(out, pending, now)
+
+    async def deliver(self, prepared: Prepared) -> Outputs:
+        """Claim, send and settle the prepared devices chunk by chunk."""
+        out, pending, now = prepared.out, prepared.pending, prepared.now
         # Claim chunk by chunk, right before its send: a crash leaves at most one chunk unconfirmed.
         step = min(self.provider.max_batch, self.limiter.burst if self.limiter else self.provider.max_batch)
         for start in range(0, len(pending), step):

@@ -117,7 +117,10 @@ class CurlHttp2:
                     if not queued:
                         break
                 if in_flight:
-                    multi.select(1.0)
+                    # libcurl may need a call again before any socket is ready (a pending stream waiting
+                    # for a free slot, a timer): wait no longer than it asks, or transfers stall.
+                    wait_ms = multi.timeout()
+                    multi.select(1.0 if wait_ms < 0 else min(wait_ms, 1000) / 1000)
         finally:
             for curl, _ in in_flight.values():  # only after an exception: a normal return leaves nothing in flight
                 self._release(curl)
