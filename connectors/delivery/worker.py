@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter
 
 from connectors.delivery.pipeline import Deliverer, Outputs, Prepared, WorkItem
 from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
+from schemas.dead_letters import dead_letter
 from schemas.errors import SchemaError
 from schemas.records import DeadLetter, DeviceToken, JobRetry, NotificationJob
 from schemas.rules import validate
@@ -56,6 +58,7 @@ class DeliveryWorker:
         batch_size: int = 500,
         max_in_flight: int = 4,
         kafka_options: dict | None = None,
+        dead_letters: Counter | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.bootstrap = bootstrap
@@ -66,6 +69,7 @@ class DeliveryWorker:
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.kafka_options = kafka_options or {}
+        self.dead_letters = dead_letters  # nudge_dead_letters_total{topic,reason}, as on the stream side
         self.clock = clock
         self.ready = False
         self._stopping = asyncio.Event()
@@ -129,16 +133,17 @@ class DeliveryWorker:
 
     def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> tuple[bytes | None, DeadLetter]:
         log.warning("undecodable record %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
-        letter = DeadLetter(
-            source_topic=record.topic,
+        letter = dead_letter(
+            topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             key=record.key,
-            value=record.value or b"",
-            error=str(exc)[:500],
-            error_kind=type(exc).__name__,
+            value=record.value,
             at_ms=self.clock(),
+            error=exc,
         )
+        if self.dead_letters is not None:
+            self.dead_letters.labels(record.topic, letter.error_kind).inc()
         return record.key, letter
 
     async def _next_batch(self, consumer: AIOKafkaConsumer) -> _Batch | None:

@@ -55,14 +55,16 @@ class State:
     rules: list[Rule] = field(default_factory=list)
     tokens_issued: int = 0
     connection_faults: int = 0
+    connections: dict[str, int] = field(default_factory=dict)  # by protocol: "h2", "http/1.1"
 
     def counts(self) -> dict[str, Any]:
-        """Requests, accepted messages, rejections by code, tokens issued and connection faults so far."""
+        """Requests, accepted messages, rejections by code, tokens issued, connections and their faults so far."""
         return {
             "requests": self.requests,
             "accepted": len(self.accepted),
             "rejected": dict(self.rejected),
             "tokens_issued": self.tokens_issued,
+            "connections": dict(self.connections),
             "connection_faults": self.connection_faults,
         }
 

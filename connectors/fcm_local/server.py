@@ -28,6 +28,8 @@ class _Negotiated(asyncio.Protocol):
         ssl_object = transport.get_extra_info("ssl_object")
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         self.inner = Http2Protocol(self.core) if alpn == "h2" else Http1Protocol(self.core)
+        protocol = "h2" if alpn == "h2" else "http/1.1"
+        self.core.state.connections[protocol] = self.core.state.connections.get(protocol, 0) + 1
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:

@@ -63,13 +63,14 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
     prefix = settings.delivery_redis_prefix
     provider = build_provider(settings)
     registry = CollectorRegistry()
+    metrics = build_metrics(registry)
     tokens = TokenStore(redis, prefix)
     deliverer = Deliverer(
         provider,
         tokens,
         IdempotencyStore(redis, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", prefix=prefix),
         RateLimiter(redis, provider.name, settings.delivery_rate_per_second, settings.delivery_burst, prefix),
-        build_metrics(registry),
+        metrics,
         RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             base_ms=settings.delivery_backoff_base_ms,
@@ -87,6 +88,7 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
         tokens,
         batch_size=settings.delivery_batch_size,
         kafka_options=aiokafka_options(settings),
+        dead_letters=metrics.dead_letters,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

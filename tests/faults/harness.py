@@ -224,6 +224,9 @@ class Run:
         except OSError:
             return None
 
+    def fcm_stats(self) -> dict:
+        return self._fcm_get("/control/stats") or {}
+
     def fcm_fail(self, **rule: object) -> None:
         """Inject a rule through the endpoint's control API (error, delay_ms, retry_after_s, connection, ...)."""
         req = urllib.request.Request(
