@@ -21,8 +21,21 @@ _REASONS = {
 }  # fmt: skip
 
 
+# A reset comes this long after the connection stopped answering: the answers already written reach the
+# client first (libcurl fails every stream of a connection whose write fails, answers unread included,
+# which would turn an accepted send into a failed one). What it models: a front end that stops, then dies.
+RESET_AFTER_S = 0.3
+
+
+def reset_soon(transport: asyncio.BaseTransport) -> None:
+    """Stop answering now; reset the connection (TCP RST) once what was written had time to be read."""
+    asyncio.get_running_loop().call_later(RESET_AFTER_S, abort_with_reset, transport)
+
+
 def abort_with_reset(transport: asyncio.BaseTransport) -> None:
     """Drop the connection with a TCP reset (what a crashed front end does), after what was already written."""
+    if transport.is_closing():
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -126,7 +139,7 @@ class Http1Protocol(asyncio.Protocol):
         if self.transport is None:
             return
         if how == RESET:
-            abort_with_reset(self.transport)
+            reset_soon(self.transport)
         else:
             self.transport.close()
 

@@ -11,7 +11,7 @@ import h2.exceptions
 import h2.settings
 
 from connectors.fcm_local.core import RESET, FcmCore, Reply
-from connectors.fcm_local.http1 import abort_with_reset
+from connectors.fcm_local.http1 import reset_soon
 
 # Google's front ends allow 100 concurrent streams per connection: a client must queue or open more.
 MAX_CONCURRENT_STREAMS = 100
@@ -128,7 +128,7 @@ class Http2Protocol(asyncio.Protocol):
             return
         if how == RESET:
             self._send()
-            abort_with_reset(self.transport)
+            reset_soon(self.transport)
             return
         # GOAWAY: every stream after the last one answered was not processed; the client may retry them.
         self.conn.close_connection(last_stream_id=self.last_answered)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import threading
 import uuid
 import warnings
@@ -33,6 +34,7 @@ from connectors.delivery.providers.fcm import (
     trusting_session,
 )
 
+encode_message = messaging._MessagingService.encode_message  # firebase-admin's validating encoder (a classmethod)
 # libcurl error codes that say the request never left (firebase-admin's UnavailableError) or timed out
 # (DeadlineExceededError); any other transport failure is UnknownError. Every one of them is retried.
 _NOT_CONNECTED = {6, 7, 35, 60}  # could not resolve, could not connect, TLS handshake, certificate
@@ -94,21 +96,22 @@ class LeanFcmProvider:
                 self._credential.refresh(self._auth_request)
             return [*self._static_headers, f"Authorization: Bearer {self._credential.token}"]
 
-    def encode(self, sends: list[Send]) -> list[bytes | ValueError]:
-        """Each Send as the JSON body of a `messages:send` request, or the ValueError firebase-admin raised."""
-        bodies: list[bytes | ValueError] = []
+    def prepare(self, sends: list[Send]) -> list[Send]:
+        """The same Sends with their `messages:send` bodies (or the ValueError firebase-admin raised)."""
+        prepared = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # `token` (see build_message)
             for send in sends:
-                try:
-                    message = messaging._MessagingService.encode_message(
-                        build_message(send.job, send.token, send.platform)
-                    )
-                except ValueError as exc:
-                    bodies.append(exc)
+                if send.payload is not None:
+                    prepared.append(send)
                     continue
-                bodies.append(orjson.dumps({"message": message}))
-        return bodies
+                try:
+                    message = build_message(send.job, send.token, send.platform)
+                    payload: bytes | Exception = orjson.dumps({"message": encode_message(message)})
+                except ValueError as exc:
+                    payload = exc
+                prepared.append(dataclasses.replace(send, payload=payload))
+        return prepared
 
     def _post(self, bodies: list[bytes]) -> list[Answer]:
         answers = self.client.post_many(self._url, self._headers(False), bodies)
@@ -120,12 +123,12 @@ class LeanFcmProvider:
         return answers
 
     async def send_batch(self, sends: list[Send]) -> list[Outcome]:
-        encoded = self.encode(sends)
+        encoded = [s.payload for s in self.prepare(sends)]
         bodies = [b for b in encoded if isinstance(b, bytes)]
         answers = iter(await asyncio.get_running_loop().run_in_executor(self._thread, self._post, bodies))
         outcomes = []
         for body in encoded:
-            if isinstance(body, ValueError):  # firebase-admin refused the message: never sent, never retried
+            if not isinstance(body, bytes):  # firebase-admin refused the message: never sent, never retried
                 outcomes.append(Outcome(False, None, "INVALID_ARGUMENT", None, str(body)[:200]))
             else:
                 outcomes.append(self._outcome(next(answers)))
