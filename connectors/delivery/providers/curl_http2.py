@@ -36,6 +36,11 @@ class Answer:
     curl_code: int = 0
 
 
+def has_http2() -> bool:
+    """Whether this libcurl speaks HTTP/2 (pycurl's wheels bundle one built with nghttp2)."""
+    return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
+
+
 class CurlHttp2:
     """One libcurl multi handle with reusable easy handles; `post_many` is called from one thread at a time."""
 

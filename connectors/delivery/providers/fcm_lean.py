@@ -21,10 +21,12 @@ import firebase_admin
 import google.auth.transport.requests
 import httpx
 import orjson
+import pycurl
 from firebase_admin import _http_client, _utils, exceptions, messaging
 
+from connectors.delivery.errors import ProviderConfigError
 from connectors.delivery.providers.base import Outcome, Send
-from connectors.delivery.providers.curl_http2 import HTTP2_CONNECTIONS, Answer, CurlHttp2
+from connectors.delivery.providers.curl_http2 import HTTP2_CONNECTIONS, Answer, CurlHttp2, has_http2
 from connectors.delivery.providers.fcm import (
     FCM_MAX_BATCH,
     build_message,
@@ -73,6 +75,11 @@ class LeanFcmProvider:
         return self._client
 
     async def start(self) -> None:
+        if not has_http2():
+            raise ProviderConfigError(
+                f"libcurl without HTTP/2 ({pycurl.version}): install pycurl's binary wheel, or build it against a "
+                "libcurl with nghttp2; NUDGE_FCM_TRANSPORT=firebase-admin works meanwhile"
+            )
         credential = load_credential(self._credentials_file)
         options = {"projectId": self._project_id} if self._project_id else {}
         self._app = firebase_admin.initialize_app(credential, options, name=f"nudge-lean-{uuid.uuid4().hex[:8]}")
