@@ -47,7 +47,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _cpu(pids: list[int]) -> float:
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds of several processes together."""
     return sum(cpu_seconds(pid) for pid in pids)
 
 
@@ -63,7 +64,7 @@ class _Collector(threading.Thread):
         self.last: tuple[float, int, float, float] | None = None
 
     def _sample(self) -> tuple[float, int, float, float]:
-        return time.monotonic(), len(self.results), cpu_seconds(self.worker), _cpu(self.endpoint)
+        return time.monotonic(), len(self.results), cpu_seconds(self.worker), cpu_of(self.endpoint)
 
     def run(self) -> None:
         bootstrap, topic, n, timeout_s = self.args

@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.one:
         print(json.dumps(_one(args.one, args.url, args.ca, args.messages)))
         return
-    from connectors.delivery.bench import _cpu
+    from connectors.delivery.bench import cpu_of
     from connectors.fcm_local.cluster import LocalFcmCluster
 
     cluster = LocalFcmCluster(2).start()
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in CANDIDATES:
             if args.only and args.only not in name:
                 continue
-            before = _cpu(cluster.pids)
+            before = cpu_of(cluster.pids)
             cmd = [
                 args.python,
                 "-m",
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             except (IndexError, ValueError):
                 figures = {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
             if "error" not in figures:
-                endpoint = (_cpu(cluster.pids) - before) / (args.messages + CHUNK) * 1e6
+                endpoint = (cpu_of(cluster.pids) - before) / (args.messages + CHUNK) * 1e6
                 figures["endpoint_us_per_message"] = round(endpoint, 1)
             print(json.dumps({"candidate": name, **figures}), flush=True)
     finally:

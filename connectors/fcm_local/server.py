@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class LocalFcm:
         self._cert_dir = cert_dir
         self._server: asyncio.base_events.Server | None = None
         self._open: set[asyncio.BaseTransport] = set()
+        self._made_dir: str | None = None  # a temporary certificate directory this endpoint removes at close
 
     @property
     def state(self) -> State:
@@ -89,7 +91,9 @@ class LocalFcm:
         context = None
         if self.tls:
             if self.tls_files is None:
-                directory = self._cert_dir or tempfile.mkdtemp(prefix="nudge-fcm-tls-")
+                directory = self._cert_dir
+                if directory is None:
+                    directory = self._made_dir = tempfile.mkdtemp(prefix="nudge-fcm-tls-")
                 self.tls_files = make_certificates(directory, tuple(dict.fromkeys((self.host, "localhost"))))
             context = server_context(self.tls_files)
         self._server = await loop.create_server(
@@ -108,6 +112,9 @@ class LocalFcm:
                 transport.abort()  # type: ignore[attr-defined]
             await self._server.wait_closed()
             self._server = None
+        if self._made_dir is not None:
+            shutil.rmtree(self._made_dir, ignore_errors=True)
+            self._made_dir = None
 
     def fail(self, error: str | None = None, **kwargs: Any) -> Rule:
         """Inject a rule (see FcmCore.fail)."""
