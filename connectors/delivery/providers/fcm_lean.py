@@ -1,6 +1,6 @@
 """FCM with firebase-admin's model, encoder, credentials and error types, sent by libcurl over HTTP/2 (the default).
 
-firebase-admin's own `send_each_async` spends 1.7-3.4 ms of CPU per message in httpx/httpcore/anyio
+firebase-admin's own `send_each_async` spends ~1-3 ms of CPU per message in httpx/httpcore/h2/anyio
 (streams/bench/NOTES.md). This provider keeps what firebase-admin is good at: `messaging.Message` and its
 validating JSON encoder, the credential and its OAuth refresh (google-auth), the URL and headers of the
 app's messaging service, and its FCM error types built from the error responses. Only the transport

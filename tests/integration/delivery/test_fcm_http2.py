@@ -110,3 +110,11 @@ async def test_the_local_ca_is_required_verification_is_never_off(fcm, fcm_crede
     with pytest.raises(Exception, match="certificate"):
         await provider.start()  # the token endpoint's certificate is not trusted
     await provider.close()
+
+
+async def test_a_401_refreshes_the_oauth_token_and_resends_once(provider, fcm) -> None:
+    fcm.call(fcm.fcm.fail, "THIRD_PARTY_AUTH_ERROR", count=1)  # answered 401 UNAUTHENTICATED, never accepted
+    batch = sends(1)
+    outcomes = await provider.send_batch(batch)
+    assert outcomes[0].ok and accepted(fcm) == Counter({batch[0].token: 1})
+    assert fcm.call(fcm.fcm.stats)["tokens_issued"] == 2  # the start-up token, then one refresh
