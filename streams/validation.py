@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 from schemas.codec import Codec, default_codec
+from schemas.dead_letters import DEAD_LETTERS_METRIC, EMPTY_VALUE, OVERSIZED, dead_letter
 from schemas.errors import SchemaError
 from schemas.records import BehaviorEvent, DeadLetter
 from schemas.rules import validate
@@ -17,8 +18,7 @@ T = TypeVar("T")
 # Large enough for any real event with rich properties; small enough that one bad producer
 # cannot make every consumer allocate megabytes per record.
 DEFAULT_MAX_VALUE_BYTES = 256 * 1024
-DEAD_LETTERS_METRIC = "nudge_dead_letters_total"
-EMPTY_VALUE = "empty_value"
+__all__ = ["DEAD_LETTERS_METRIC", "DEFAULT_MAX_VALUE_BYTES", "EMPTY_VALUE", "check_record", "dead_letter_counter"]
 _CODEC = default_codec()
 
 
@@ -35,32 +35,18 @@ def check_record(
     codec: Codec | None = None,
 ) -> T | DeadLetter:
     """Decode and validate one input record; anything wrong comes back as a DeadLetter saying why."""
+    where = {"topic": topic, "partition": partition, "offset": offset, "key": key, "value": value, "at_ms": now_ms}
     if not value:
-        return _dead(topic, partition, offset, key, value, now_ms, "record has no value", EMPTY_VALUE)
+        return dead_letter(**where, error="record has no value", reason=EMPTY_VALUE)
     if len(value) > max_value_bytes:
         error = f"value of {len(value)} bytes is over the limit of {max_value_bytes}"
-        return _dead(topic, partition, offset, key, value, now_ms, error, "oversized")
+        return dead_letter(**where, error=error, reason=OVERSIZED)
     try:
         record = (codec or _CODEC).decode(value, expected)
         validate(record, now_ms=now_ms)
     except SchemaError as exc:
-        return _dead(topic, partition, offset, key, value, now_ms, str(exc), exc.kind)
+        return dead_letter(**where, error=exc)
     return record
-
-
-def _dead(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int, error: str, kind: str
-) -> DeadLetter:
-    return DeadLetter(
-        source_topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key,
-        value=value or b"",
-        error=error,
-        error_kind=kind,
-        at_ms=now_ms,
-    )
 
 
 def dead_letter_counter(registry: CollectorRegistry | None = None) -> Counter:

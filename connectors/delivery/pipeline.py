@@ -44,6 +44,15 @@ class Outputs:
     dead: list[JobRetry] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """A batch ready to send: results already known (expired, no devices) and the (job, device) pairs to send."""
+
+    out: Outputs
+    pending: list[tuple[WorkItem, Device, Send]]
+    now: int
+
+
 class Deliverer:
     """The delivery logic shared by the jobs consumer and the retry consumer."""
 
@@ -74,6 +83,7 @@ class Deliverer:
         # created_at seen, as the stream worker's timers do; live mode uses the wall clock.
         self.replay = replay
         self.stream_time_ms = 0
+        self._prepare = getattr(provider, "prepare", None)
 
     def _result(self, item: WorkItem, status: str, th: str | None = None, **extra: str | None) -> DeliveryResult:
         job = item.job
@@ -100,6 +110,13 @@ class Deliverer:
 
     async def handle(self, items: list[WorkItem]) -> Outputs:
         """Deliver `items`; every job ends with results and possibly a retry or DLQ record."""
+        return await self.deliver(await self.prepare(items))
+
+    async def prepare(self, items: list[WorkItem]) -> Prepared:
+        """Expire what is late and look up every device (Redis reads only: nothing is claimed yet).
+
+        The jobs consumer prepares its next batch while the current one is sent; a token removed by that
+        send may still be in the next batch's devices, and FCM then answers UNREGISTERED again."""
         out = Outputs()
         now = self.job_now(items)
         live = []
@@ -109,26 +126,32 @@ class Deliverer:
             else:
                 live.append(item)
         devices = await self.tokens.devices(sorted({i.job.user_id for i in live}))
-        pending: list[tuple[WorkItem, Device]] = []
+        pairs: list[tuple[WorkItem, Device]] = []
         for item in live:
             mine = [
                 d for d in devices[item.job.user_id] if item.token_hashes is None or d.token_hash in item.token_hashes
             ]
             if not mine:
                 out.results.append(self._result(item, "no_devices"))
-            pending.extend((item, d) for d in mine)
-        if not pending:
-            return out
+            pairs.extend((item, d) for d in mine)
+        sends = [Send(item.job, device.token, device.platform) for item, device in pairs]
+        if sends and self._prepare is not None:
+            sends = self._prepare(sends)  # encoded now; a send whose claim is lost later is simply dropped
+        return Prepared(out, [(i, d, s) for (i, d), s in zip(pairs, sends, strict=True)], now)
+
+    async def deliver(self, prepared: Prepared) -> Outputs:
+        """Claim, send and settle the prepared devices chunk by chunk."""
+        out, pending, now = prepared.out, prepared.pending, prepared.now
         # Claim chunk by chunk, right before its send: a crash leaves at most one chunk unconfirmed.
         step = min(self.provider.max_batch, self.limiter.burst if self.limiter else self.provider.max_batch)
         for start in range(0, len(pending), step):
             chunk = pending[start : start + step]
-            ttls = [self.idempotency.ttl_ms(i.job.not_after_ms, now) for i, _ in chunk]
-            claims = await self.idempotency.claim([(i.job.job_id, d.token_hash) for i, d in chunk], ttls)
-            to_send: list[tuple[WorkItem, Device, int]] = []
-            for (item, device), claim, ttl in zip(chunk, claims, ttls, strict=True):
+            ttls = [self.idempotency.ttl_ms(i.job.not_after_ms, now) for i, _, _ in chunk]
+            claims = await self.idempotency.claim([(i.job.job_id, d.token_hash) for i, d, _ in chunk], ttls)
+            to_send: list[tuple[WorkItem, Device, Send, int]] = []
+            for (item, device, send), claim, ttl in zip(chunk, claims, ttls, strict=True):
                 if claim.won:
-                    to_send.append((item, device, ttl))
+                    to_send.append((item, device, send, ttl))
                     continue
                 sent_id = claim.sent_message_id
                 code = None if sent_id else "CLAIM_UNCONFIRMED"
@@ -147,17 +170,17 @@ class Deliverer:
             self.metrics.rate_limit_wait_seconds.labels(self.provider.name).inc(wait)
             await asyncio.sleep(wait)
 
-    async def _send_chunk(self, chunk: list[tuple[WorkItem, Device, int]], out: Outputs) -> None:
+    async def _send_chunk(self, chunk: list[tuple[WorkItem, Device, Send, int]], out: Outputs) -> None:
         await self._acquire(len(chunk))
         started = time.perf_counter()
-        outcomes = await self.provider.send_batch([Send(i.job, d.token, d.platform) for i, d, _ in chunk])
+        outcomes = await self.provider.send_batch([send for _, _, send, _ in chunk])
         self.metrics.batch_latency.labels(self.provider.name).observe(time.perf_counter() - started)
         if self.crash_after_send:
             os._exit(17)  # test hook: die after the provider accepted, before any marker or commit
         sent, released, gone = [], [], []
         retry_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
         fatal_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
-        for (item, device, ttl), outcome in zip(chunk, outcomes, strict=True):
+        for (item, device, _, ttl), outcome in zip(chunk, outcomes, strict=True):
             th = device.token_hash
             v = verdict(outcome.ok, outcome.error_code)
             self.metrics.sends.labels(self.provider.name, v.value).inc()

@@ -13,15 +13,26 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter
 
-from connectors.delivery.pipeline import Deliverer, Outputs, WorkItem
+from connectors.delivery.pipeline import Deliverer, Outputs, Prepared, WorkItem
 from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
+from schemas.dead_letters import dead_letter
 from schemas.errors import SchemaError
 from schemas.records import DeadLetter, DeviceToken, JobRetry, NotificationJob
 from schemas.rules import validate
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Jobs read from Kafka and prepared, with their dead letters and the offsets to commit once settled."""
+
+    prepared: Prepared
+    dead: list[tuple[bytes | None, DeadLetter]]
+    offsets: dict[TopicPartition, int]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class DeliveryWorker:
         batch_size: int = 500,
         max_in_flight: int = 4,
         kafka_options: dict | None = None,
+        dead_letters: Counter | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.bootstrap = bootstrap
@@ -57,6 +69,7 @@ class DeliveryWorker:
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.kafka_options = kafka_options or {}
+        self.dead_letters = dead_letters  # nudge_dead_letters_total{topic,reason}, as on the stream side
         self.clock = clock
         self.ready = False
         self._stopping = asyncio.Event()
@@ -120,47 +133,65 @@ class DeliveryWorker:
 
     def _dead_letter(self, record: ConsumerRecord, exc: Exception) -> tuple[bytes | None, DeadLetter]:
         log.warning("undecodable record %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
-        letter = DeadLetter(
-            source_topic=record.topic,
+        letter = dead_letter(
+            topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             key=record.key,
-            value=record.value or b"",
-            error=str(exc)[:500],
-            error_kind=type(exc).__name__,
+            value=record.value,
             at_ms=self.clock(),
+            error=exc,
         )
+        if self.dead_letters is not None:
+            self.dead_letters.labels(record.topic, letter.error_kind).inc()
         return record.key, letter
 
+    async def _next_batch(self, consumer: AIOKafkaConsumer) -> _Batch | None:
+        """Fetch, decode and prepare (expiry, devices) the next batch of jobs; None when nothing came."""
+        batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+        if not batches:
+            return None
+        items, dead, offsets = [], [], {}
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    items.append(WorkItem(decode(record.value, NotificationJob)))
+                except SchemaError as exc:
+                    dead.append(self._dead_letter(record, exc))
+            offsets[tp] = records[-1].offset + 1
+        return _Batch(await self.deliverer.prepare(items), dead, offsets)
+
     async def _jobs_loop(self, consumer: AIOKafkaConsumer) -> None:
-        # Sends stay one batch at a time (so a crash leaves at most one chunk unconfirmed), but a batch's
-        # publish + commit overlaps the next batch's fetch and send: waiting for acks=all and the commit
-        # round trip was most of a batch's wall time. Commits still go in order and only after the
-        # batch's outputs (and every earlier batch's) are acknowledged.
+        # Sends stay one chunk at a time (claimed right before it goes, so a crash leaves at most one chunk
+        # unconfirmed). Around them everything else overlaps: the next batch is fetched, decoded and its
+        # devices read while the current one is sent, and a batch's publish + commit run behind the next
+        # batches' sends. Commits go in order and only after the batch's outputs (and every earlier
+        # batch's) are acknowledged; a prefetched batch not sent when stopping is not committed either.
         tail: asyncio.Task | None = None
         in_flight: collections.deque[asyncio.Task] = collections.deque()
+        ahead: asyncio.Task[_Batch | None] | None = None
         try:
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                batch = await (ahead or self._next_batch(consumer))
+                ahead = None
                 while in_flight and in_flight[0].done():
                     in_flight.popleft().result()  # a failed publish stops the worker, uncommitted
-                if not batches:
+                if batch is None:
                     continue
-                items, dead, offsets = [], [], {}
-                for tp, records in batches.items():
-                    for record in records:
-                        try:
-                            items.append(WorkItem(decode(record.value, NotificationJob)))
-                        except SchemaError as exc:
-                            dead.append(self._dead_letter(record, exc))
-                    offsets[tp] = records[-1].offset + 1
-                out = await self.deliverer.handle(items)
-                tail = asyncio.create_task(self._publish_then_commit(consumer, out, dead, offsets, tail))
+                ahead = asyncio.ensure_future(self._next_batch(consumer))
+                out = await self.deliverer.deliver(batch.prepared)
+                tail = asyncio.create_task(self._publish_then_commit(consumer, out, batch.dead, batch.offsets, tail))
                 in_flight.append(tail)
                 while len(in_flight) >= self.max_in_flight:
                     await in_flight.popleft()
+            if ahead is not None:
+                ahead.cancel()  # fetched but not sent: left uncommitted, redelivered to whoever reads next
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
             await asyncio.gather(*in_flight)  # stopping: finish what was sent, then return
         except BaseException:
+            if ahead is not None:
+                ahead.cancel()
             for task in in_flight:
                 task.cancel()  # not committed: the records are redelivered and deduplicated
             raise

@@ -1,117 +1,125 @@
-"""The local FCM endpoint as N processes sharing one port (SO_REUSEPORT), for load: `python -m ...cluster`."""
+"""The local FCM endpoint for load: granian worker processes serving the same core (`python -m ...cluster`).
+
+The endpoint shares the machine with the worker it measures, so its CPU decides how much is left for the
+worker. The asyncio server (server.py: the `h2` state machine and asyncio's TLS in Python) costs ~0.2 ms of
+CPU per message; granian does TLS, HTTP/2 and HTTP/1.1 in Rust and calls the core per request: ~0.05 ms.
+Rules, connection faults and the control API act per process, so tests use one LocalFcm instead.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from connectors.fcm_local.lean import LeanFcm
-
-# The kernel spreads connections over the processes listening on the port, so each one only parses,
-# validates and records its share. Each runs LeanFcm (no framework, ~5x cheaper per request than the
-# aiohttp LocalFcm): the cluster is for load, where the endpoint's CPU counts against the worker it
-# measures; failure rules and the control API are LocalFcm's (`nudge fcm-local`, tests).
+from connectors.fcm_local.http2 import MAX_CONCURRENT_STREAMS
+from connectors.fcm_local.rsgi import RECORD_DIR_ENV, record_path
+from connectors.fcm_local.tls import client_context, make_certificates
 
 
-def _record_path(record_dir: Path, pid: int) -> Path:
-    return record_dir / f"accepted-{pid}.json"
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
-async def _child(host: str, port: int, record_dir: Path | None) -> None:
-    server = LeanFcm(host, port, reuse_port=True)
-    await server.start()
-    print(f"ready {os.getpid()}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.close()
-    if record_dir is not None:
-        # What the bench checks: every (job, token) this process accepted, once per accepted request.
-        pairs = [
-            [m["message"].get("data", {}).get("nudge_job_id"), m["message"].get("token")] for m in server.state.accepted
-        ]
-        out = {"stats": server.stats(), "accepted": pairs}
-        tmp = _record_path(record_dir, os.getpid()).with_suffix(".tmp")
-        tmp.write_text(json.dumps(out))
-        tmp.replace(_record_path(record_dir, os.getpid()))
-
-
-def _run_child(host: str, port: int, record_dir: Path | None) -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop  # optional: a faster event loop when installed
-
-        uvloop.install()
-    asyncio.run(_child(host, port, record_dir))
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 class LocalFcmCluster:
-    """Start `processes` endpoint processes on one port; `close()` stops them and collects their records."""
+    """Start `processes` endpoint workers on one port; `close()` stops them and collects their records."""
 
-    def __init__(self, processes: int = 2, host: str = "127.0.0.1", record_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, processes: int = 2, host: str = "127.0.0.1", record_dir: str | Path | None = None, *, tls: bool = True
+    ) -> None:
         self.processes = processes
         self.host = host
         self.record_dir = Path(record_dir) if record_dir else None
+        self.tls_files = (
+            make_certificates(tempfile.mkdtemp(prefix="nudge-fcm-tls-"), (host, "localhost")) if tls else None
+        )
         self.port = 0
-        self._procs: list[subprocess.Popen] = []
+        self._proc: subprocess.Popen | None = None
+        self.pids: list[int] = []  # the worker processes (their CPU is the endpoint's)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls_files else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate clients must trust (None in plain mode)."""
+        return str(self.tls_files.ca) if self.tls_files else None
 
     def start(self, port: int = 0, timeout_s: float = 30.0) -> LocalFcmCluster:
-        # Hold the port with a bound, non-listening SO_REUSEPORT socket until every child listens on it.
-        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        holder.bind((self.host, port))
-        self.port = holder.getsockname()[1]
-        try:
-            args = [sys.executable, "-m", "connectors.fcm_local.cluster", "--host", self.host, "--port", str(self.port)]
-            if self.record_dir is not None:
-                self.record_dir.mkdir(parents=True, exist_ok=True)
-                args += ["--record-dir", str(self.record_dir)]
-            for _ in range(self.processes):
-                self._procs.append(subprocess.Popen([*args, "--child"], stdout=subprocess.PIPE, text=True))
-            deadline = time.monotonic() + timeout_s
-            for proc in self._procs:
-                line = proc.stdout.readline() if proc.stdout else ""  # "ready <pid>" once it listens
-                if not line.startswith("ready") or time.monotonic() > deadline:
-                    raise RuntimeError(f"local FCM process {proc.pid} did not start (exit {proc.poll()})")
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            holder.close()
+        self.port = port or _free_port(self.host)
+        args = [sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", str(self.processes)]
+        args += ["--host", self.host, "--port", str(self.port), "--log-level", "warning", "--no-ws"]
+        args += ["--http2-max-concurrent-streams", str(MAX_CONCURRENT_STREAMS)]  # Google's limit, as server.py
+        if self.tls_files is not None:
+            args += ["--http", "auto", "--ssl-certificate", str(self.tls_files.cert)]
+            args += ["--ssl-keyfile", str(self.tls_files.key)]
+        else:
+            args += ["--http", "1"]
+        env = dict(os.environ)
+        if self.record_dir is not None:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+            env[RECORD_DIR_ENV] = str(self.record_dir)
+        self._proc = subprocess.Popen([*args, "connectors.fcm_local.rsgi:app"], env=env)
+        deadline = time.monotonic() + timeout_s
+        while not self._healthy():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"local FCM cluster did not start (exit {self._proc.poll()})")
+            time.sleep(0.1)
+        while len(self.pids) < self.processes and time.monotonic() < deadline:
+            self.pids = _children(self._proc.pid)
+            time.sleep(0.05)
         return self
 
-    def close(self, timeout_s: float = 15.0) -> list[dict]:
+    def _healthy(self) -> bool:
+        if self.tls_files is not None:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self.host, self.port, timeout=2, context=client_context(self.tls_files.ca)
+            )
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
+        try:
+            conn.request("GET", "/health")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def close(self, timeout_s: float = 30.0) -> list[dict]:
         """Stop every process; returns their records (stats, accepted pairs) when a record dir was given."""
-        for proc in self._procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        records = []
-        for proc in self._procs:
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            if proc.stdout:
-                proc.stdout.close()
-            if self.record_dir is not None and _record_path(self.record_dir, proc.pid).exists():
-                records.append(json.loads(_record_path(self.record_dir, proc.pid).read_text()))
-        self._procs = []
-        return records
+        if self._proc is None:
+            return []
+        proc, self._proc = self._proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # granian stops its workers, which write their records first
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if self.record_dir is None:
+            return []
+        return [json.loads(record_path(self.record_dir, pid).read_text()) for pid in self.pids
+                if record_path(self.record_dir, pid).exists()]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,15 +128,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9099)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--record-dir", type=Path, default=None)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help="plain HTTP/1.1 instead of HTTPS with HTTP/2")
     args = parser.parse_args(argv)
-    if args.child:
-        _run_child(args.host, args.port, args.record_dir)
-        return
-    cluster = LocalFcmCluster(args.processes, args.host, args.record_dir).start(args.port)
-    # Blocked only now: children inherit the signal mask, and they must see SIGTERM.
+    cluster = LocalFcmCluster(args.processes, args.host, args.record_dir, tls=not args.plain).start(args.port)
+    # Blocked only now: the granian processes inherit the signal mask, and they must see SIGTERM.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    print(f"local FCM endpoint on {cluster.base_url} ({args.processes} processes)", flush=True)
+    trust = f", CA {cluster.ca_file}" if cluster.ca_file else ""
+    print(f"local FCM endpoint on {cluster.base_url} ({args.processes} processes{trust})", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     cluster.close()
 

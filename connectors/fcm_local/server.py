@@ -1,205 +1,127 @@
-"""A local FCM-compatible HTTP endpoint (FCM HTTP v1 `messages:send` + OAuth token) with a control API."""
+"""The local FCM endpoint: HTTPS with HTTP/2 (ALPN h2, a CA made at start-up) by default, or plain HTTP/1.1."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
-import os
-import time
-import uuid
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from connectors.fcm_local.validation import FCM_ERRORS, InvalidMessage, error_body, validate_request
-
-SEND_PATH = "/v1/projects/{project}/messages:send"
-TOKEN_PATH = "/token"
-# Tokens with this prefix are malformed, the way FCM answers a garbage registration token.
-INVALID_TOKEN_PREFIX = "invalid-"
+from connectors.fcm_local.core import FcmCore, Rule, State
+from connectors.fcm_local.http1 import Http1Protocol
+from connectors.fcm_local.http2 import Http2Protocol
+from connectors.fcm_local.tls import TlsFiles, make_certificates, server_context
 
 
-@dataclass
-class Rule:
-    """An injected behaviour: an error and/or a delay, for `count` requests or until a deadline."""
+class _Negotiated(asyncio.Protocol):
+    """Picks HTTP/2 or HTTP/1.1 once TLS has chosen (ALPN; plain HTTP is 1.1), then hands every call to it."""
 
-    error: str | None = None
-    delay_ms: int = 0
-    retry_after_s: float | None = None
-    token: str | None = None
-    count: int | None = None
-    until: float | None = None
+    def __init__(self, core: FcmCore, open_transports: set[asyncio.BaseTransport]) -> None:
+        self.core = core
+        self.open_transports = open_transports
+        self.transport: asyncio.BaseTransport | None = None
+        self.inner: asyncio.Protocol | None = None
 
-    def live(self, now: float) -> bool:
-        return (self.count is None or self.count > 0) and (self.until is None or now < self.until)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.open_transports.add(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        self.inner = Http2Protocol(self.core) if alpn == "h2" else Http1Protocol(self.core)
+        protocol = "h2" if alpn == "h2" else "http/1.1"
+        self.core.state.connections[protocol] = self.core.state.connections.get(protocol, 0) + 1
+        self.inner.connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)  # type: ignore[union-attr]
 
-@dataclass
-class State:
-    """What the endpoint has seen; read by tests through the control API or directly."""
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
 
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    requests: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    unregistered: set[str] = field(default_factory=set)
-    rules: list[Rule] = field(default_factory=list)
-    tokens_issued: int = 0
-
-    def counts(self) -> dict[str, Any]:
-        """Requests, accepted messages, rejections by code and tokens issued so far."""
-        return {
-            "requests": self.requests,
-            "accepted": len(self.accepted),
-            "rejected": dict(self.rejected),
-            "tokens_issued": self.tokens_issued,
-        }
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
-
-
-def _fcm_error(code: str, message: str, retry_after_s: float | None = None) -> web.Response:
-    http_status, status = FCM_ERRORS[code]
-    headers = (
-        {"Retry-After": str(int(retry_after_s) if retry_after_s == int(retry_after_s) else retry_after_s)}
-        if (retry_after_s is not None)
-        else None
-    )
-    return _json(http_status, error_body(http_status, status, message, code), headers)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open_transports.discard(self.transport)  # type: ignore[arg-type]
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
 
 
 class LocalFcm:
-    """The endpoint: `await start()`, point firebase-admin at `base_url`, `await close()`."""
+    """The endpoint: `await start()`, point the client at `base_url` (trusting `ca_file`), `await close()`.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False) -> None:
+    `tls=True` (the default, as production): HTTPS, HTTP/2 by ALPN (HTTP/1.1 for clients that offer only
+    that), certificates made at start-up in `cert_dir` (or given as `tls_files`, shared by a cluster).
+    `tls=False`: plain HTTP/1.1."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: bool = True,
+        cert_dir: str | Path | None = None,
+        tls_files: TlsFiles | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.reuse_port = reuse_port  # several processes share one port (see cluster.py)
-        self.state = State()
-        self._runner: web.AppRunner | None = None
-        # Message ids: unique per process without a uuid4 per message (the hot path).
-        self._ids = itertools.count(1)
-        self._id_prefix = f"{os.getpid():x}{uuid.uuid4().hex[:6]}"
+        self.core = FcmCore()
+        self.tls_files = tls_files
+        self._cert_dir = cert_dir
+        self._server: asyncio.base_events.Server | None = None
+        self._open: set[asyncio.BaseTransport] = set()
+        self._made_dir: str | None = None  # a temporary certificate directory this endpoint removes at close
+
+    @property
+    def state(self) -> State:
+        return self.core.state
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
-    def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_post(SEND_PATH, self._send)
-        app.router.add_post(TOKEN_PATH, self._token)
-        app.router.add_get("/health", lambda _: _json(200, {"ok": True}))
-        app.router.add_post("/control/fail", self._control_fail)
-        app.router.add_post("/control/unregister", self._control_unregister)
-        app.router.add_post("/control/reset", self._control_reset)
-        app.router.add_get("/control/messages", self._control_messages)
-        app.router.add_get("/control/stats", self._control_stats)
-        return app
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate clients must trust (None in plain mode)."""
+        return str(self.tls_files.ca) if self.tls and self.tls_files else None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.build_app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_port=self.reuse_port or None)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        context = None
+        if self.tls:
+            if self.tls_files is None:
+                directory = self._cert_dir
+                if directory is None:
+                    directory = self._made_dir = tempfile.mkdtemp(prefix="nudge-fcm-tls-")
+                self.tls_files = make_certificates(directory, tuple(dict.fromkeys((self.host, "localhost"))))
+            context = server_context(self.tls_files)
+        self._server = await loop.create_server(
+            lambda: _Negotiated(self.core, self._open),
+            self.host,
+            self.port,
+            ssl=context,
+            reuse_port=self.reuse_port or None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    # -- control ---------------------------------------------------------------------------------
+        if self._server is not None:
+            self._server.close()
+            for transport in list(self._open):  # the listener is closed; connections are not, until now
+                transport.abort()  # type: ignore[attr-defined]
+            await self._server.wait_closed()
+            self._server = None
+        if self._made_dir is not None:
+            shutil.rmtree(self._made_dir, ignore_errors=True)
+            self._made_dir = None
 
     def fail(self, error: str | None = None, **kwargs: Any) -> Rule:
-        """Inject a rule (error code from FCM_ERRORS and/or delay_ms) for `count` requests or `seconds`."""
-        if error is not None and error not in FCM_ERRORS:
-            raise ValueError(f"unknown FCM error {error!r}; one of {sorted(FCM_ERRORS)}")
-        seconds = kwargs.pop("seconds", None)
-        rule = Rule(error=error, until=time.monotonic() + seconds if seconds else None, **kwargs)
-        self.state.rules.append(rule)
-        return rule
+        """Inject a rule (see FcmCore.fail)."""
+        return self.core.fail(error, **kwargs)
 
     def reset(self) -> None:
-        self.state = State()
+        self.core.reset()
 
     def stats(self) -> dict[str, Any]:
-        return self.state.counts()
-
-    async def _control_fail(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            self.fail(**body)
-        except (TypeError, ValueError) as exc:
-            return _json(400, {"error": str(exc)})
-        return _json(200, {"rules": len(self.state.rules)})
-
-    async def _control_unregister(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.state.unregistered.update(body.get("tokens", []))
-        return _json(200, {"unregistered": len(self.state.unregistered)})
-
-    async def _control_reset(self, _: web.Request) -> web.Response:
-        self.reset()
-        return _json(200, {"ok": True})
-
-    async def _control_messages(self, _: web.Request) -> web.Response:
-        return _json(200, {"messages": self.state.accepted})
-
-    async def _control_stats(self, _: web.Request) -> web.Response:
-        return _json(200, self.stats())
-
-    # -- FCM ---------------------------------------------------------------------------------------
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not form.get("assertion"):
-            return _json(400, {"error": "invalid_grant", "error_description": "expected a JWT bearer assertion"})
-        self.state.tokens_issued += 1
-        return _json(200, {"access_token": f"local-{uuid.uuid4().hex}", "expires_in": 3600, "token_type": "Bearer"})
-
-    def _reject(self, code: str) -> None:
-        self.state.rejected[code] = self.state.rejected.get(code, 0) + 1
-
-    def _matching_rule(self, token: str | None) -> Rule | None:
-        now = time.monotonic()
-        self.state.rules = [r for r in self.state.rules if r.live(now)]
-        for rule in self.state.rules:
-            if rule.token is None or rule.token == token:
-                if rule.count is not None:
-                    rule.count -= 1
-                return rule
-        return None
-
-    async def _send(self, request: web.Request) -> web.Response:
-        self.state.requests += 1
-        if not request.headers.get("Authorization", "").startswith("Bearer "):
-            self._reject("UNAUTHENTICATED")
-            return _json(401, error_body(401, "UNAUTHENTICATED", "Request is missing required authentication."))
-        raw = await request.read()
-        try:
-            message, validate_only = validate_request(json.loads(raw), raw_size=len(raw))
-        except (InvalidMessage, ValueError) as exc:
-            self._reject("INVALID_ARGUMENT")
-            return _fcm_error("INVALID_ARGUMENT", str(exc))
-        token = message.get("token")
-        rule = self._matching_rule(token) if self.state.rules else None
-        if rule is not None and rule.delay_ms:
-            await asyncio.sleep(rule.delay_ms / 1000)
-        if rule is not None and rule.error:
-            self._reject(rule.error)
-            return _fcm_error(rule.error, f"injected {rule.error}", rule.retry_after_s)
-        if token is not None and token.startswith(INVALID_TOKEN_PREFIX):
-            self._reject("INVALID_ARGUMENT")
-            return _fcm_error("INVALID_ARGUMENT", "The registration token is not a valid FCM registration token")
-        if token in self.state.unregistered:
-            self._reject("UNREGISTERED")
-            return _fcm_error("UNREGISTERED", "Requested entity was not found.")
-        name = f"projects/{request.match_info['project']}/messages/{self._id_prefix}{next(self._ids):x}"
-        if not validate_only:
-            self.state.accepted.append({"name": name, "message": message, "at": time.time()})
-        # The one response FCM gives on success, written without a JSON encoder round trip.
-        return web.Response(body=b'{"name":"' + name.encode() + b'"}', content_type="application/json")
+        return self.core.stats()

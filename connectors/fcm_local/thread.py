@@ -12,14 +12,18 @@ from connectors.fcm_local.server import LocalFcm
 class ThreadedLocalFcm:
     """The endpoint on a background thread; `start()` returns once it listens."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.fcm = LocalFcm(host, port)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = True) -> None:
+        self.fcm = LocalFcm(host, port, tls=tls)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fcm-local", daemon=True)
 
     @property
     def base_url(self) -> str:
         return self.fcm.base_url
+
+    @property
+    def ca_file(self) -> str | None:
+        return self.fcm.ca_file
 
     def start(self) -> ThreadedLocalFcm:
         self._thread.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -26,10 +26,10 @@ class Device:
     token: str
     platform: str
     app_id: str | None = None
+    token_hash: str = field(init=False, repr=False, compare=False)  # sha256 once, not at every claim and result
 
-    @property
-    def token_hash(self) -> str:
-        return token_hash(self.token)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "token_hash", token_hash(self.token))
 
 
 class TokenStore:

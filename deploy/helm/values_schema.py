@@ -198,7 +198,8 @@ SCHEMA = {
                 {
                     "provider": {"enum": ["fcm", "webhook", "console"]},
                     "ratePerSecond": {"type": "number", "exclusiveMinimum": 0},
-                    "senderProcesses": {"type": "integer", "minimum": 0, "maximum": 64},
+                    "fcmTransport": {"enum": ["lean", "firebase-admin"]},
+                    "fcmConnections": {"type": "integer", "minimum": 1, "maximum": 16},
                     "webhook": obj(
                         {
                             "url": {"type": "string", "pattern": "^(|https?://.+)$"},

@@ -114,7 +114,8 @@ def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 Measurement = Callable[[str, str, int, int], float]
-Extra = Callable[[], float]  # a measurement the composition root adds (delivery), returning its median-able figure
+Extra = Callable[[], float]  # a measurement the composition root adds, returning its median-able figure
+Report = Callable[[], list[Result]]  # several figures of one measurement the composition root adds (delivery)
 
 
 @dataclass
@@ -131,6 +132,7 @@ class Plan:
     latency_seconds: float = 5.0
     tick_users: int = 1_000_000
     extras: dict[str, tuple[str, str, Extra]] = field(default_factory=dict)  # name -> (group, unit, fn)
+    reports: dict[str, Report] = field(default_factory=dict)  # step label -> fn returning its Results
 
 
 def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str, str, str, Measurement]]:
@@ -197,7 +199,7 @@ def run(plan: Plan) -> list[Result]:
     topic = prefix + "behavior.events"
     app_ids: list[str] = []
     entries = measurements(plan, prefix, app_ids)
-    others = 5 + len(plan.extras)
+    others = 5 + len(plan.extras) + len(plan.reports)
     progress = Progress(1 + plan.repeats * len(entries) + others)
     results = [Result(name, group, unit) for name, group, unit, _ in entries]
     created = nudge_worker.topics_for(prefix, "unused")[: len(nudge_worker.WORKER_TOPICS)]
@@ -234,6 +236,10 @@ def run(plan: Plan) -> list[Result]:
             progress.step(name)
             results.append(_single(name, group, unit, fn))
             progress.finish_step()
+        for label, report in plan.reports.items():
+            progress.step(label)
+            results.extend(_report(label, report))
+            progress.finish_step()
     finally:
         APPS.extend(nudge_worker.APPS + [f"changelog__{group}" for group in quix_peer.GROUPS])
         _cleanup(plan.bootstrap, prefix)
@@ -246,6 +252,13 @@ def _single(name: str, group: str, unit: str, fn: Extra) -> Result:
         return Result(name, group, unit, [fn()])
     except Exception as exc:  # one failed measurement must not cost the whole run
         return Result(name, group, unit, [], note=f"failed: {exc}")
+
+
+def _report(label: str, report: Report) -> list[Result]:
+    try:
+        return report()
+    except Exception as exc:  # one failed measurement must not cost the whole run
+        return [Result(label, "delivery", "", [], note=f"failed: {exc}")]
 
 
 def _latency(plan: Plan) -> list[Result]:
@@ -296,7 +309,9 @@ TARGETS = {  # name prefix -> target text
     "event -> job p99 at 10,000": "<= 50 ms",
     "tick, ": "<= 1 ms",
     "live timer": "<= 1,000 ms",
-    "delivery": ">= 10k/s",
+    "delivery CPU per notification, lean": "<= 0.15 ms",
+    "delivery per worker core, lean": ">= 6k/s",
+    "delivery, one worker, lean": ">= 10k/s where cores allow",
 }
 
 
@@ -350,7 +365,7 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
         json.dumps(
             {
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "plan": {k: v for k, v in plan.__dict__.items() if k != "extras"},
+                "plan": {k: v for k, v in plan.__dict__.items() if k not in ("extras", "reports")},
                 "machine": machine,
                 "versions": versions(),
                 "results": [{**r.__dict__, "median": r.median if r.runs else None} for r in results],
@@ -360,7 +375,11 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
     )
 
 
-def main(argv: list[str] | None = None, extras: dict[str, tuple[str, str, Extra]] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    extras: dict[str, tuple[str, str, Extra]] | None = None,
+    reports: dict[str, Report] | None = None,
+) -> int:
     """Parse the options, run everything, write BENCHMARKS.md and the JSON, print the table."""
     import argparse
 
@@ -378,7 +397,7 @@ def main(argv: list[str] | None = None, extras: dict[str, tuple[str, str, Extra]
     args = parser.parse_args(argv)
     plan = Plan(
         args.bootstrap, args.events, args.users, args.repeats, args.partitions, args.peer_events,
-        latency_seconds=args.latency_seconds, tick_users=args.tick_users, extras=extras or {},
+        latency_seconds=args.latency_seconds, tick_users=args.tick_users, extras=extras or {}, reports=reports or {},
     )  # fmt: skip
     results = run(plan)
     write_reports(results, plan, Path(args.out), Path(args.json))

@@ -8,16 +8,8 @@ import faust
 from faust.cli import option
 
 from streams.bench import runner
+from streams.commands.bench_delivery import delivery_results
 from streams.settings import Settings
-
-DELIVERY_JOBS = 20_000  # a few seconds at the 10k/s target: long enough to be steady, short enough for one run
-
-
-def delivery_rate(bootstrap: str, redis_url: str) -> float:
-    """Notifications/s of one delivery worker against the local FCM endpoint (connectors/delivery/bench.py)."""
-    from connectors.delivery.bench import measure
-
-    return float(asyncio.run(measure(bootstrap, redis_url, DELIVERY_JOBS))["per_second"])
 
 
 def register(app: faust.App, settings: Settings) -> None:
@@ -54,10 +46,10 @@ def register(app: faust.App, settings: Settings) -> None:
             f"--partitions={partitions}", f"--peer-events={peer_events}", f"--latency-seconds={latency_seconds}",
             f"--tick-users={tick_users}", f"--out={out}", f"--json={json_path}",
         ]  # fmt: skip
-        extras = {
-            "delivery, one worker, local FCM endpoint": (
-                "delivery", "notifications/s", lambda: delivery_rate(bootstrap, redis_url)
-            ),
-        }  # fmt: skip
-        # The runner starts its own event loops (aiokafka, delivery): keep them off this one.
-        await asyncio.to_thread(runner.main, argv, extras)
+        reports = {
+            "delivery: one worker, lean and firebase-admin FCM transports": lambda: delivery_results(
+                bootstrap, redis_url
+            )
+        }
+        # The runner starts its own event loops (aiokafka): keep them off this one.
+        await asyncio.to_thread(runner.main, argv, None, reports)

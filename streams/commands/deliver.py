@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import uuid
+from pathlib import Path
 
 import faust
 from faust.cli import option
@@ -20,7 +21,7 @@ from connectors.delivery.pipeline import Deliverer, RetryPolicy
 from connectors.delivery.providers.base import Provider
 from connectors.delivery.providers.console import ConsoleProvider
 from connectors.delivery.providers.fcm import FcmProvider
-from connectors.delivery.providers.fcm_pool import FcmProcessPool
+from connectors.delivery.providers.fcm_lean import LeanFcmProvider
 from connectors.delivery.providers.webhook import WebhookProvider
 from connectors.delivery.worker import DeliveryWorker, Topics
 from connectors.fcm_local.credentials import write_service_account
@@ -45,11 +46,15 @@ def build_provider(settings: Settings) -> Provider:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
         return WebhookProvider(settings.webhook_url or "", secret)
     creds = settings.fcm_credentials_file or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if settings.fcm_sender_processes:
-        return FcmProcessPool(
-            settings.fcm_project_id, creds, settings.fcm_endpoint, processes=settings.fcm_sender_processes
-        )
-    return FcmProvider(settings.fcm_project_id, creds, settings.fcm_endpoint)
+    if settings.fcm_transport == "firebase-admin":
+        return FcmProvider(settings.fcm_project_id, creds, settings.fcm_endpoint, ca_file=settings.fcm_ca_file)
+    return LeanFcmProvider(
+        settings.fcm_project_id,
+        creds,
+        settings.fcm_endpoint,
+        ca_file=settings.fcm_ca_file,
+        connections=settings.fcm_connections,
+    )
 
 
 async def run_worker(settings: Settings, topic_names: Topics, group_id: str, metrics_port: int) -> None:
@@ -58,13 +63,14 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
     prefix = settings.delivery_redis_prefix
     provider = build_provider(settings)
     registry = CollectorRegistry()
+    metrics = build_metrics(registry)
     tokens = TokenStore(redis, prefix)
     deliverer = Deliverer(
         provider,
         tokens,
         IdempotencyStore(redis, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", prefix=prefix),
         RateLimiter(redis, provider.name, settings.delivery_rate_per_second, settings.delivery_burst, prefix),
-        build_metrics(registry),
+        metrics,
         RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             base_ms=settings.delivery_backoff_base_ms,
@@ -82,6 +88,7 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
         tokens,
         batch_size=settings.delivery_batch_size,
         kafka_options=aiokafka_options(settings),
+        dead_letters=metrics.dead_letters,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -97,13 +104,18 @@ async def run_worker(settings: Settings, topic_names: Topics, group_id: str, met
         await redis.aclose()
 
 
-async def run_fcm_local(host: str, port: int, project: str, credentials_out: str | None) -> None:
+async def run_fcm_local(
+    host: str, port: int, project: str, credentials_out: str | None, ca_out: str | None = None, *, tls: bool = True
+) -> None:
     """Serve the local FCM endpoint until SIGTERM/SIGINT."""
-    server = LocalFcm(host, port)
+    server = LocalFcm(host, port, tls=tls, cert_dir=Path(ca_out).parent if ca_out else None)
     await server.start()
-    if credentials_out:
+    if ca_out and server.ca_file and Path(server.ca_file) != Path(ca_out):
+        Path(ca_out).write_bytes(Path(server.ca_file).read_bytes())
+    if credentials_out:  # after the CA: a reader that sees the credentials file finds the CA too
         write_service_account(credentials_out, server.base_url, project)
-    print(f"local FCM endpoint on {server.base_url} (project {project})", flush=True)
+    trust = f", CA {ca_out or server.ca_file}" if server.ca_file else ""
+    print(f"local FCM endpoint on {server.base_url} (project {project}{trust})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,8 +159,18 @@ def register(app: faust.App, settings: Settings) -> None:
         option("--port", default=9099, type=int, help="port to listen on"),
         option("--project", default="nudge-local", help="FCM project id"),
         option("--write-credentials", default=None, help="write a local service-account file here"),
+        option("--write-ca", default=None, help="write the CA certificate clients must trust here (HTTPS)"),
+        option("--plain", is_flag=True, default=False, help="plain HTTP/1.1 instead of HTTPS with HTTP/2"),
         name="fcm-local",
     )
-    async def fcm_local(self: object, host: str, port: int, project: str, write_credentials: str | None) -> None:
-        """Run the local FCM-compatible endpoint (dev, CI, demos)."""
-        await run_fcm_local(host, port, project, write_credentials)
+    async def fcm_local(
+        self: object,
+        host: str,
+        port: int,
+        project: str,
+        write_credentials: str | None,
+        write_ca: str | None,
+        plain: bool,
+    ) -> None:
+        """Run the local FCM-compatible endpoint (dev, CI, demos): HTTPS with HTTP/2 unless --plain."""
+        await run_fcm_local(host, port, project, write_credentials, write_ca, tls=not plain)

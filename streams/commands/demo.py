@@ -94,6 +94,7 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
     nudge = [sys.executable, "-m", "streams.cli"]
     fcm_port, web_port, deliver_port, collector_port = (free_port() for _ in range(4))
     credentials = workdir / "fcm-local-service-account.json"
+    fcm_ca = workdir / "fcm-local-ca.pem"  # the endpoint speaks HTTPS/h2 like Google; the worker trusts its CA
     env = {
         **os.environ,
         "NUDGE_TOPIC_PREFIX": prefix,
@@ -101,7 +102,8 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
         "NUDGE_REPLAY": "true",  # simulated history: time moves with events, not the wall clock
         "NUDGE_DATA_DIR": str(workdir / "state"),
         "NUDGE_WEB_PORT": str(web_port),
-        "NUDGE_FCM_ENDPOINT": f"http://127.0.0.1:{fcm_port}",
+        "NUDGE_FCM_ENDPOINT": f"https://127.0.0.1:{fcm_port}",
+        "NUDGE_FCM_CA_FILE": str(fcm_ca),
         "NUDGE_FCM_PROJECT_ID": "nudge-local",
         "NUDGE_FCM_CREDENTIALS_FILE": str(credentials),
         "NUDGE_DELIVERY_METRICS_PORT": str(deliver_port),
@@ -113,9 +115,8 @@ def run_demo(settings: Settings, users: int, days: float, duration: float, seed:
     say(f"Nudge demo: {users:,} simulated users over {days:g} days, topics prefixed '{prefix}', logs in {workdir}")
     try:
         subprocess.run([*nudge, "topics", "apply"], env=env, check=True, stdout=subprocess.DEVNULL)
-        fleet.start(
-            "fcm-local", [*nudge, "fcm-local", "--port", str(fcm_port), "--write-credentials", str(credentials)], env
-        )
+        local_fcm = [*nudge, "fcm-local", "--port", str(fcm_port), "--write-credentials", str(credentials)]
+        fleet.start("fcm-local", [*local_fcm, "--write-ca", str(fcm_ca)], env)
         wait_until(credentials.exists, "the local FCM endpoint", fleet)
         fleet.start("deliver", [*nudge, "deliver"], env)
         fleet.start("worker", [*nudge, "worker", "-l", "info"], env)

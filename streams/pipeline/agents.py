@@ -14,6 +14,7 @@ import faust
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import codec, topics
+from schemas.dead_letters import PROCESSING_ERROR, dead_letter
 from schemas.records import BehaviorEvent, CatalogItem, DeadLetter
 from streams.analytics.attribution import AnalyticsConfig
 from streams.decisions import DecisionConfig
@@ -30,7 +31,6 @@ from streams.pipeline.web import install_web
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
 log = logging.getLogger(__name__)
-PROCESSING_ERROR = "processing_error"  # dead-letter reason of a valid record the engine or decisions failed on
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,8 @@ def step(
         result = runtime.handle(partition, record, wall_ms)
     except Exception as exc:  # a record that trips a bug must not stop the partition: report it, keep flowing
         log.exception("processing failed for %s[%d]@%d", topic, partition, offset)
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        letter = DeadLetter(source_topic=topic, partition=partition, offset=offset, key=key, value=value or b"",
-                            error=error, error_kind=PROCESSING_ERROR, at_ms=wall_ms)  # fmt: skip
+        letter = dead_letter(topic=topic, partition=partition, offset=offset, key=key, value=value, at_ms=wall_ms,
+                             error=exc, reason=PROCESSING_ERROR)  # fmt: skip
         metrics.dead_letters.labels(topic, PROCESSING_ERROR).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(letter)))
         result = None

@@ -19,6 +19,7 @@ from pathlib import Path
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from connectors.fcm_local.tls import client_context
 from schemas.codec import decode, encode
 from schemas.records import BehaviorEvent, DeviceToken, NotificationDecision
 from tests.support.kafka import create_topics
@@ -167,13 +168,14 @@ class Run:
         self.workers: list[Proc] = []
         self.fcm_port = free_port()
         self.credentials = tmp / "sa.json"
+        self.ca_file = tmp / "fcm-ca.pem"  # HTTPS with HTTP/2, as Google: the endpoint's CA, trusted explicitly
         self.fcm = Proc(
             "fcm",
             [NUDGE, "fcm-local", "--port", str(self.fcm_port), "--project", PROJECT],
             self._env(),
             tmp / "fcm.log",
         )
-        self.fcm.args += ["--write-credentials", str(self.credentials)]
+        self.fcm.args += ["--write-credentials", str(self.credentials), "--write-ca", str(self.ca_file)]
         self.deliverers: list[Proc] = []
         self.started = time.monotonic()
         self._feeder: threading.Thread | None = None
@@ -198,26 +200,36 @@ class Run:
                 raise AssertionError(f"fcm-local did not start: {self.fcm.log.read_text()[-2000:]}")
             time.sleep(0.2)
 
+    @property
+    def fcm_url(self) -> str:
+        return f"https://127.0.0.1:{self.fcm_port}"
+
     def _fcm_get(self, path: str) -> dict | None:
+        if not self.ca_file.exists():
+            return None
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.fcm_port}{path}", timeout=5) as resp:
-                return json.loads(resp.read())
+            with urllib.request.urlopen(f"{self.fcm_url}{path}", timeout=5, context=client_context(self.ca_file)) as r:
+                return json.loads(r.read())
         except OSError:
             return None
 
+    def fcm_stats(self) -> dict:
+        return self._fcm_get("/control/stats") or {}
+
     def fcm_fail(self, **rule: object) -> None:
-        """Inject a rule through the endpoint's control API (error, delay_ms, retry_after_s, count, seconds)."""
+        """Inject a rule through the endpoint's control API (error, delay_ms, retry_after_s, connection, ...)."""
         req = urllib.request.Request(
-            f"http://127.0.0.1:{self.fcm_port}/control/fail",
+            f"{self.fcm_url}/control/fail",
             data=json.dumps(rule).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=5, context=client_context(self.ca_file)) as resp:
             assert resp.status == 200
 
     def add_deliverer(self, **extra: str) -> Proc:
         env = self._env(
-            NUDGE_FCM_ENDPOINT=f"http://127.0.0.1:{self.fcm_port}",
+            NUDGE_FCM_ENDPOINT=self.fcm_url,
+            NUDGE_FCM_CA_FILE=str(self.ca_file),
             NUDGE_FCM_CREDENTIALS_FILE=str(self.credentials),
             NUDGE_FCM_PROJECT_ID=PROJECT,
             NUDGE_DELIVERY_REDIS_PREFIX=self.redis_prefix,

@@ -23,8 +23,8 @@ def hold(run: Run, seconds: float) -> None:
         time.sleep(0.2)
 
 
-def check(name: str, clean, run: Run) -> None:
-    faulty = run.wait(done_like(clean), timeout=TIMEOUT)
+def check(name: str, clean, run: Run, on_tick=None) -> None:
+    faulty = run.wait(done_like(clean), timeout=TIMEOUT, on_tick=on_tick)
     row = compare(name, clean, faulty)
     assert (row.lost, row.duplicated, row.decisions_equal) == (0, 0, True), (row, run.logs())
 
@@ -101,3 +101,23 @@ def test_fcm_errors_rate_limits_and_slow_answers(clean, run_factory) -> None:
     run.add_worker()
     run.feed()
     check("fcm 500s, 429 + Retry-After, slow answers", clean, run)
+
+
+def test_fcm_connection_reset_mid_stream(clean, run_factory) -> None:
+    """TCP resets (and GOAWAYs) while streams are in flight: unanswered sends fail over to a retry, none twice."""
+    run = run_factory("reset")
+    run.start_fcm()
+    run.add_deliverer()
+    run.publish_tokens()
+    run.add_worker()
+    run.feed()
+    faults = ["reset", "reset", "goaway", "reset", "goaway", "reset"]
+    due = [time.monotonic() + 1.0]
+
+    def inject() -> None:  # one connection fault every 2 s while the input flows
+        if faults and time.monotonic() >= due[0]:
+            run.fcm_fail(connection=faults.pop(0), count=1)
+            due[0] += 2.0
+
+    check("fcm connection reset / GOAWAY mid-stream", clean, run, on_tick=inject)
+    assert run.fcm_stats()["connection_faults"] >= 3, run.fcm_stats()  # the faults did meet requests

@@ -17,7 +17,7 @@ DERIVED = re.compile(r"_(bucket|sum|count|created)$")
 def defined_metrics() -> set[str]:
     """Every `nudge_...` string literal in the code, with the `_total` prometheus-client adds to counters."""
     names: set[str] = set()
-    for package in ("streams", "connectors"):
+    for package in ("streams", "connectors", "schemas"):
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and METRIC.fullmatch(node.value):

@@ -10,11 +10,12 @@ from schemas.records import NotificationJob
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """One job to one device."""
+    """One job to one device; `payload` is the provider's encoded request when it prepared one ahead."""
 
     job: NotificationJob
     token: str
     platform: str
+    payload: bytes | Exception | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,10 @@ class Outcome:
 
 
 class Provider(Protocol):
-    """A push provider; `max_batch` bounds one send_batch call."""
+    """A push provider; `max_batch` bounds one send_batch call.
+
+    A provider may also have `prepare(sends) -> sends` (with payloads): the worker calls it for a batch
+    before its claims, while the previous chunk is still being sent, so encoding leaves the critical path."""
 
     name: str
     max_batch: int

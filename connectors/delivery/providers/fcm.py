@@ -1,14 +1,18 @@
-"""FCM through the real firebase-admin client (`send_each_async`), with an optional endpoint override."""
+"""FCM via firebase-admin's own `send_each_async` (NUDGE_FCM_TRANSPORT=firebase-admin), and what both paths share."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import uuid
 import warnings
 from typing import Any
 
 import firebase_admin
+import google.auth.transport.requests
+import httpx
+import requests
 from firebase_admin import credentials, exceptions, messaging
 
 from connectors.delivery.errors import ProviderConfigError
@@ -105,34 +109,30 @@ class FcmProvider:
         credentials_file: str | None,
         endpoint: str | None = None,
         *,
+        ca_file: str | None = None,
         lanes: int = LANES,
         in_flight: int = IN_FLIGHT,
     ) -> None:
         self._project_id = project_id
         self._credentials_file = credentials_file
         self._endpoint = endpoint.rstrip("/") if endpoint else None
+        self._ca_file = ca_file
         self._lanes = max(lanes, 1)
         self._in_flight = max(in_flight, 1)
         self._apps: list[firebase_admin.App] = []
         self._more: asyncio.Future | None = None
 
     async def start(self) -> None:
-        try:
-            cred = (
-                credentials.Certificate(self._credentials_file)
-                if self._credentials_file
-                else credentials.ApplicationDefault()
-            )
-        except (ValueError, OSError) as exc:
-            # The message names the file, never its content.
-            raise ProviderConfigError(f"cannot read FCM credentials from {self._credentials_file}: {exc}") from exc
+        self._cred = load_credential(self._credentials_file)
         self._options = {"projectId": self._project_id} if self._project_id else {}
-        self._cred = cred
         self._run = uuid.uuid4().hex[:8]
         self._closing = False
         self._apps.append(self._new_app(0))
         # Fetch the first OAuth token off the event loop: google-auth refreshes with blocking I/O.
-        await asyncio.to_thread(_refresh, messaging._get_messaging_service(self._apps[0])._credential)
+        credential = messaging._get_messaging_service(self._apps[0])._credential
+        if self._ca_file:
+            refresh_through(credential, self._ca_file)
+        await asyncio.to_thread(credential.refresh, google.auth.transport.requests.Request())
         if self._lanes > 1:
             # Each app builds its own httpx client (~0.1-0.3 s of TLS setup): the other lanes come up on a
             # thread while the first one already sends.
@@ -148,10 +148,12 @@ class FcmProvider:
         # One credential object for every app: one OAuth token, refreshed once for all of them.
         app = firebase_admin.initialize_app(self._cred, self._options, name=f"nudge-{self._run}-{lane}")
         service = messaging._get_messaging_service(app)
-        if self._endpoint:
-            # firebase-admin 7 has no FCM emulator setting: its URL is fixed per service instance, so
-            # the override replaces that one attribute on this app's service and nothing else.
-            service._fcm_url = f"{self._endpoint}/v1/projects/{app.project_id}/messages:send"
+        point_at(service, self._endpoint)
+        if self._ca_file:
+            # httpx verifies against certifi's roots; the local endpoint's CA is added as the one trusted root.
+            context = ssl.create_default_context(cafile=self._ca_file)
+            for transport in service._async_client._mounts.values():
+                transport._wrapped_transport = httpx.AsyncHTTPTransport(http2=True, retries=0, verify=context)
         return app
 
     def _add_lanes(self) -> None:
@@ -200,7 +202,39 @@ class FcmProvider:
             await asyncio.to_thread(firebase_admin.delete_app, app)
 
 
-def _refresh(credential: Any) -> None:
-    import google.auth.transport.requests
+def load_credential(credentials_file: str | None) -> credentials.Base:
+    """The service account of `credentials_file`, else Application Default Credentials."""
+    try:
+        return credentials.Certificate(credentials_file) if credentials_file else credentials.ApplicationDefault()
+    except (ValueError, OSError) as exc:
+        # The message names the file, never its content.
+        raise ProviderConfigError(f"cannot read FCM credentials from {credentials_file}: {exc}") from exc
 
-    credential.refresh(google.auth.transport.requests.Request())
+
+def point_at(service: Any, endpoint: str | None) -> None:
+    """Send this messaging service's requests to `endpoint` (e.g. the local FCM endpoint) instead of Google."""
+    if endpoint:
+        # firebase-admin 7 has no FCM emulator setting: its URL is fixed per service instance, so the
+        # override replaces that one attribute on this app's service and nothing else.
+        service._fcm_url = f"{endpoint.rstrip('/')}/v1/projects/{service._project_id}/messages:send"
+
+
+def trusting_session(ca_file: str | None) -> requests.Session:
+    """A requests session for OAuth token refreshes; with `ca_file`, it verifies against that CA only."""
+    session = requests.Session()
+    if ca_file:
+        session.verify = ca_file
+        # Otherwise REQUESTS_CA_BUNDLE from the environment would win over the session's own setting.
+        session.trust_env = False
+    return session
+
+
+def refresh_through(credential: Any, ca_file: str) -> None:
+    """Make `credential` fetch its OAuth tokens through a session that trusts `ca_file` (the local CA).
+
+    google-auth refreshes through whatever request object its caller passes, and firebase-admin's
+    callers build a default one (public roots only); the local token endpoint's certificate is signed
+    by the local CA, so this credential's refresh always uses a session verifying against that CA."""
+    request = google.auth.transport.requests.Request(trusting_session(ca_file))
+    refresh = credential.refresh
+    credential.refresh = lambda _ignored: refresh(request)

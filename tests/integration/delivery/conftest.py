@@ -1,4 +1,6 @@
-"""Fixtures for delivery tests: the local FCM endpoint, unique topics, job/token producers, a worker."""
+"""Fixtures for delivery tests: the local FCM endpoint (HTTPS/h2), unique topics, job/token producers, a worker.
+
+`env` runs each test once per FCM transport: the lean one (libcurl, HTTP/2) and firebase-admin's own."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tests.support.kafka import consume_all
 
 PROJECT = "nudge-test"
 NUDGE = str(Path(sys.executable).with_name("nudge"))
+TRANSPORTS = ["lean", "firebase-admin"]
 
 
 @pytest.fixture
@@ -107,6 +110,7 @@ class Env:
     fcm: ThreadedLocalFcm
     credentials: str
     topics: Topics
+    transport: str = "lean"
     spawned: list = dataclasses.field(default_factory=list)
 
     def settings(self, **overrides) -> Settings:
@@ -115,6 +119,8 @@ class Env:
             "redis_url": self.redis_url,
             "delivery_redis_prefix": self.prefix,
             "fcm_endpoint": self.fcm.base_url,
+            "fcm_ca_file": self.fcm.ca_file,
+            "fcm_transport": self.transport,
             "fcm_credentials_file": self.credentials,
             "fcm_project_id": PROJECT,
             "delivery_backoff_base_ms": 100,
@@ -154,11 +160,11 @@ class Env:
         return proc
 
 
-@pytest.fixture
-def env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics) -> Iterator[Env]:
+@pytest.fixture(params=TRANSPORTS)
+def env(request, kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics) -> Iterator[Env]:
     import redis
 
-    env = Env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics)
+    env = Env(kafka_bootstrap, redis_url, redis_prefix, fcm, fcm_credentials, topics, request.param)
     yield env
     for proc in env.spawned:  # a failed test must not leave workers behind
         if proc.poll() is None:

@@ -7,9 +7,10 @@ import json
 from collections import Counter
 
 from connectors.fcm_local.cluster import LocalFcmCluster
+from connectors.fcm_local.tls import client_context
 
 
-def post(port: int, body: dict, conn: http.client.HTTPConnection) -> tuple[int, dict]:
+def post(body: dict, conn: http.client.HTTPConnection) -> tuple[int, dict]:
     conn.request(
         "POST",
         "/v1/projects/p/messages:send",
@@ -24,13 +25,13 @@ def test_processes_share_the_port_and_record_what_they_accepted(tmp_path) -> Non
     cluster = LocalFcmCluster(2, record_dir=tmp_path).start()
     try:
         # Separate connections, so the kernel can hand them to either process.
-        conns = [http.client.HTTPConnection("127.0.0.1", cluster.port, timeout=10) for _ in range(6)]
+        # HTTPS (HTTP/1.1 by ALPN here), trusting the cluster's CA.
+        context = client_context(cluster.ca_file)
+        conns = [http.client.HTTPSConnection("127.0.0.1", cluster.port, timeout=10, context=context) for _ in range(6)]
         for i in range(30):
-            status, answer = post(
-                cluster.port, {"message": {"token": f"t{i}", "data": {"nudge_job_id": f"j{i}"}}}, conns[i % 6]
-            )
+            status, answer = post({"message": {"token": f"t{i}", "data": {"nudge_job_id": f"j{i}"}}}, conns[i % 6])
             assert status == 200 and answer["name"].startswith("projects/p/messages/")
-        status, answer = post(cluster.port, {"message": {"token": "t", "data": {"n": 1}}}, conns[0])
+        status, answer = post({"message": {"token": "t", "data": {"n": 1}}}, conns[0])
         assert status == 400 and answer["error"]["status"] == "INVALID_ARGUMENT"  # validation still applies
         for conn in conns:
             conn.close()

@@ -146,6 +146,7 @@ async def test_undecodable_jobs_go_to_the_dlq_and_metrics_are_served(env, unique
     from confluent_kafka import Producer
 
     from schemas.records import DeadLetter
+    from streams.validation import check_record
     from tests.support.net import free_port
 
     produce(env.bootstrap, env.topics.tokens, tokens("u1", ("a1", "android")))
@@ -165,5 +166,9 @@ async def test_undecodable_jobs_go_to_the_dlq_and_metrics_are_served(env, unique
                 assert resp.status == 200
     assert [r.status for r in found] == ["sent"]
     letter = decode(dead[0].value(), DeadLetter)
-    assert letter.value == b"not avro" and letter.source_topic == env.topics.jobs and letter.error_kind
+    assert letter.value == b"not avro" and letter.source_topic == env.topics.jobs
+    # The stream side's reason code for the same bytes, and its metric.
+    stream_side = check_record(b"not avro", b"u1", topic=env.topics.jobs, partition=0, offset=0, now_ms=0)
+    assert isinstance(stream_side, DeadLetter) and letter.error_kind == stream_side.error_kind == "bad_framing"
+    assert f'nudge_dead_letters_total{{reason="bad_framing",topic="{env.topics.jobs}"}} 1.0' in metrics
     assert 'nudge_delivery_sends_total{provider="fcm",result="sent"} 1.0' in metrics

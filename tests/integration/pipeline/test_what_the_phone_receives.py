@@ -49,7 +49,8 @@ def stack(kafka_bootstrap: str, kafka_admin: Any, redis_url: str, redis_prefix: 
     port = free_port()
     env = {**os.environ, "NUDGE_KAFKA_BOOTSTRAP": kafka_bootstrap, "NUDGE_TOPIC_PREFIX": worker.prefix,
            "NUDGE_REDIS_URL": redis_url, "NUDGE_DELIVERY_REDIS_PREFIX": redis_prefix, "NUDGE_REPLAY": "true",
-           "NUDGE_FCM_ENDPOINT": fcm.base_url, "NUDGE_FCM_CREDENTIALS_FILE": str(credentials),
+           "NUDGE_FCM_ENDPOINT": fcm.base_url, "NUDGE_FCM_CA_FILE": str(fcm.ca_file),
+           "NUDGE_FCM_CREDENTIALS_FILE": str(credentials),
            "NUDGE_FCM_PROJECT_ID": "nudge-test", "NUDGE_DELIVERY_METRICS_PORT": str(port)}  # fmt: skip
     log = (tmp_path / "deliver.log").open("ab")
     deliver = subprocess.Popen([str(NUDGE), "deliver", "--group-id", f"{worker.app_id}-deliver"], env=env, cwd=ROOT,

@@ -84,6 +84,7 @@ def test_no_secret_or_pii_in_logs_metrics_or_topics_and_sigterm_exits_0(
         "NUDGE_COLLECTOR_API_KEYS": f"other-key-1,{API_KEY}",
         "NUDGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "NUDGE_FCM_ENDPOINT": fcm.base_url,
+        "NUDGE_FCM_CA_FILE": str(fcm.ca_file),
         "NUDGE_FCM_CREDENTIALS_FILE": str(sa),
         "NUDGE_DELIVERY_REDIS_PREFIX": f"{unique}:",
     }
@@ -183,7 +184,8 @@ def test_delivery_sigterm_mid_batch_then_restart_loses_nothing_and_sends_once(
     assert producer.flush(15) == 0
     fcm.call(fcm.fcm.fail, delay_ms=300, seconds=6)  # slow sends: SIGTERM lands while a batch is in flight
     env = {**os.environ, "NUDGE_KAFKA_BOOTSTRAP": kafka_bootstrap, "NUDGE_REDIS_URL": redis_url,
-           "NUDGE_FCM_ENDPOINT": fcm.base_url, "NUDGE_FCM_CREDENTIALS_FILE": str(sa),
+           "NUDGE_FCM_ENDPOINT": fcm.base_url, "NUDGE_FCM_CA_FILE": str(fcm.ca_file),
+           "NUDGE_FCM_CREDENTIALS_FILE": str(sa),
            "NUDGE_TOPIC_PREFIX": f"{unique}.", "NUDGE_DELIVERY_REDIS_PREFIX": f"{unique}:",
            "NUDGE_DELIVERY_BURST": "5", "NUDGE_DELIVERY_BATCH_SIZE": "5"}  # fmt: skip
     args = [NUDGE, "deliver", "--group-id", unique, "--metrics-port", "0"]
