@@ -45,7 +45,7 @@ status: ## Show whether the local stack is running (stack.sh status exits 1 when
 lint: install ## Check style and types (edits nothing)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy streams/engine streams/decisions streams/analytics
+	$(VENV)/bin/mypy streams/engine streams/decisions streams/analytics streams/state/db.py streams/state/indexes.py streams/state/cache.py streams/state/keys.py
 
 format: install ## Format the code in place
 	$(VENV)/bin/ruff check --fix .

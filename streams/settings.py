@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     attribution_events: Literal["touched", "all"] = "touched"
     fast_path: bool = True  # batches beneath Faust's per-event conductor, coalesced changelog; false = plain agent
     progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)
+    # decoded user records the stream worker keeps in memory (an estimate, for every partition together); the
+    # store holds everyone: memory is bounded by this, not by the number of users
+    state_cache_mb: int = Field(256, ge=1)
     # ingestion: HTTP collector, producer SDK limits, dead letters
     collector_host: str = "127.0.0.1"
     collector_port: int = Field(8088, ge=1, le=65535)

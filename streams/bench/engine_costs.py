@@ -7,62 +7,62 @@ import time
 from pathlib import Path
 
 from streams.bench import workload
-from streams.engine.clock import StreamClock
+from streams.decisions import load_config
 from streams.engine.config import load_catalogue
 from streams.engine.engine import Engine
-from streams.engine.partition import PartitionProcessor
-from streams.engine.state import UserState
+from streams.pipeline.firings import policies
+from streams.pipeline.partition import PartitionRuntime
+from streams.pipeline.runtime import Runtime
+from streams.state.db import MemoryDB
+from streams.state.keys import DUE_ENGINE, USER, due_key
 
 TRIGGERS = Path(__file__).resolve().parents[1] / "triggers.yaml"
 DECISIONS = Path(__file__).resolve().parents[1] / "templates" / "decisions.yaml"
 FAR_FUTURE_MS = 2_000_000_000_000  # deadlines no tick in the measurement reaches
 
 
-def _processor(states: dict[str, UserState] | None = None) -> PartitionProcessor:
-    engine = Engine(load_catalogue(TRIGGERS.read_text()))
-    return PartitionProcessor(engine, (states or {}).get, StreamClock(60_000, replay=True))
+def _runtime(dbs: dict[int, MemoryDB]) -> Runtime:
+    catalogue = load_catalogue(TRIGGERS.read_text())
+    return Runtime(Engine(catalogue), load_config(str(DECISIONS)), policies(catalogue),
+                   lambda p: dbs.setdefault(p, MemoryDB()), replay=True, allowed_lateness_ms=60_000,
+                   max_value_bytes=65_536)  # fmt: skip
+
+
+def _partition(dbs: dict[int, MemoryDB]) -> PartitionRuntime:
+    return _runtime(dbs).partition(0)
 
 
 def tick_seconds(users: int = 1_000_000, ticks: int = 1000) -> float:
-    """Median cost of one tick of a partition holding `users` users with timers, none of them due."""
-    proc = _processor()
-    for i in range(users):
-        proc.timers.set(f"u{i}", FAR_FUTURE_MS + i)
+    """Median cost of one tick of a partition whose store holds `users` users with timers, none of them due."""
+    dbs: dict[int, MemoryDB] = {}
+    db = dbs[0] = MemoryDB()
+    db.write((due_key(DUE_ENGINE, FAR_FUTURE_MS + i, f"u{i}"), b"") for i in range(users))
+    proc = _partition(dbs)
     proc.clock.observe(workload.BASE_TIME_MS)
     samples = []
     for _ in range(ticks):
         started = time.perf_counter()
-        fired = proc.tick()
+        fired = proc.on_wall_clock(workload.BASE_TIME_MS).firings
         samples.append(time.perf_counter() - started)
         assert not fired
     return statistics.median(samples)
 
 
 def state_bytes_per_user(events: int = 100_000, users: int = 10_000) -> float:
-    """Mean size of a user's stored state after the bench workload's events went through the engine."""
+    """Mean size of a user's stored record after the bench workload's events went through the runtime."""
     from schemas.codec import decode
 
-    states: dict[str, UserState] = {}
-    proc = _processor(states)
+    proc = _partition({})
     for _key, value in workload.events(events, users):
         proc.on_event(decode(value))
-        states.update(proc.take_dirty())
-    sizes = [len(s.to_bytes()) for s in states.values()]
+    sizes = [len(v) for k, v in proc.checkpoint() if v and k[:1] == USER]
     return sum(sizes) / len(sizes)
 
 
 def in_process_rate(events: int = 100_000, users: int = 50_000, flush_every: int = 10_000) -> float:
     """Events/s of the worker's per-event path without Kafka: validate + decode, engine + decisions, and the
-    state writes of a commit every `flush_every` events (the ceiling the stream worker's CPU allows)."""
-    from streams.decisions import load_config
-    from streams.pipeline.firings import policies
-    from streams.pipeline.runtime import Runtime
-
-    catalogue = load_catalogue(TRIGGERS.read_text())
-    config = load_config(str(DECISIONS))
-    table: dict[bytes, bytes] = {}
-    runtime = Runtime(Engine(catalogue), config, policies(catalogue), table, replay=True,
-                      allowed_lateness_ms=60_000, max_value_bytes=65_536)  # fmt: skip
+    store writes of a checkpoint every `flush_every` events (the ceiling the stream worker's CPU allows)."""
+    runtime = _runtime({})
     encoded = list(workload.events(events, users))
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
@@ -71,8 +71,8 @@ def in_process_rate(events: int = 100_000, users: int = 50_000, flush_every: int
         record = runtime.read("event", "behavior.events", partition, i, key, value, now_ms)
         runtime.handle(partition, record, now_ms)
         if i % flush_every == flush_every - 1:
-            table.update((k, v) for _p, k, v in runtime.dirty())
-    table.update((k, v) for _p, k, v in runtime.dirty())
+            runtime.checkpoint()
+    runtime.checkpoint()
     return events / (time.perf_counter() - started)
 
 

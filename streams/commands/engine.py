@@ -101,4 +101,5 @@ def register(app: faust.App, settings: Settings) -> None:
         attribution_events=settings.attribution_events,
         fast_path=settings.fast_path,
         progress_file=settings.progress_file,
+        cache_mb=settings.state_cache_mb,
     )

@@ -34,6 +34,7 @@ WORKER_SETTINGS: dict[str, str] = {
     "app_id": "the consumer group and the prefix of the worker's internal topics",
     "dlq_max_value_bytes": "bigger input records go to the dead-letter topic",
     "progress_file": "where the engine writes how many records it processed (read by `nudge bench`)",
+    "state_cache_mb": "memory for decoded user records, all partitions together (the store holds every user)",
 }
 
 

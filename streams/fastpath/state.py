@@ -76,3 +76,30 @@ def _record_persisted(table: Any, fut: asyncio.Future) -> None:
     """Keep the acknowledged changelog offset in the store, through Faust's own callback for its writes."""
     if not fut.cancelled() and fut.exception() is None:  # a failed send fails the commit that waits for it
         table._on_changelog_sent(fut)
+
+
+async def send_changelog(
+    table: Any, source_topic: str, partition: int, writes: Iterable[tuple[bytes, bytes | None]]
+) -> int:
+    """Send writes already applied to a partition's store to the table's changelog (None: a tombstone);
+    return the count.
+
+    The same bytes, topic and partition Faust would send, so its recovery reads them back unchanged. The offset
+    commit that follows waits for the producer; the last record's acknowledged offset is recorded in the store
+    as Faust does for its own writes, so a restart on the kept store reads only the changelog after it.
+    """
+    send = table.app.producer.send
+    changelog = table.changelog_topic.get_topic_name()
+    last: asyncio.Future | None = None
+    sent = 0
+    marker = PartitionMarker(source_topic, partition)
+    token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
+    try:
+        for key, value in writes:
+            last = await send(changelog, key, value, partition, None, None)
+            sent += 1
+    finally:
+        _current_event.reset(token)
+    if last is not None:  # a partition's records are acknowledged in order: the last has the highest offset
+        last.add_done_callback(lambda fut: _record_persisted(table, fut))
+    return sent

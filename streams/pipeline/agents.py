@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,12 +21,14 @@ from streams.engine.config import Catalogue
 from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
-from streams.fastpath.state import write_partition
+from streams.fastpath.state import send_changelog
 from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
-from streams.pipeline.runtime import CATALOG_KEY, Runtime
+from streams.pipeline.runtime import Runtime
 from streams.pipeline.web import install_web
+from streams.state.faust_stores import partition_db, store_url
+from streams.state.keys import USER
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,8 @@ def step(
         metrics.dead_letters.labels(topic, record.error_kind).inc()
         out.messages.append((topics.dlq_for(topic), key, codec.encode(record)))
         return
-    lane = runtime.lane(partition)
-    late_before = lane.proc.late_events
+    lane = runtime.partition(partition)
+    late_before = lane.late_events
     try:
         result = runtime.handle(partition, record, wall_ms)
     except Exception as exc:  # a record that trips a bug must not stop the partition: report it, keep flowing
@@ -124,8 +125,8 @@ def step(
             out.rekeyed.append((EVENT, record.user_id, value or b""))  # to attribution, re-keyed by user
     if result is None:
         return
-    if lane.proc.late_events > late_before:
-        metrics.late_events.inc(lane.proc.late_events - late_before)
+    if lane.late_events > late_before:
+        metrics.late_events.inc(lane.late_events - late_before)
     for firing in result.firings:
         metrics.firings.labels(firing.trigger_id, runtime.engine.triggers[firing.trigger_id].kind).inc()
     for decision in result.decisions:
@@ -157,6 +158,7 @@ def install(
     tick_seconds: float = 1.0,
     fast_path: bool = True,
     progress_file: str | None = None,
+    cache_mb: int = 256,
 ) -> Runtime:
     """Add the engine, decision and attribution agents, the tables and the web views to `app`."""
     names = EngineTopics.named(prefix, app.conf.id)
@@ -177,20 +179,24 @@ def install(
             outputs[name] = app.topic(name, key_serializer="raw", value_serializer="raw")
         return outputs[name]
 
-    table = app.Table("engine-state", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+    # Each partition's store holds the users' records and the indexes (timers, fan-out) as ordered keys: RocksDB
+    # in production, the ordered memory store for memory:// apps. Faust owns the changelog and its recovery.
+    table = app.Table("engine-state", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                      store=store_url(app.conf.store))  # fmt: skip
     engine = Engine(catalogue)
     analytics = AnalyticsConfig()  # one config: which events attribution needs, and its own windows
     runtime = Runtime(
         engine,
         config,
         policies(catalogue),
-        table,
+        lambda partition: partition_db(table, partition),
         replay=replay,
         allowed_lateness_ms=allowed_lateness_ms,
         max_value_bytes=max_value_bytes,
         # "touched": only events of users this worker pushed or held out lately go to attribution (the rest can
-        # change no count); the lanes keep the watch, so no event of an untouched user is re-keyed at all
+        # change no count); each user's record keeps the watch, so no event of an untouched user is re-keyed
         watch_horizon_ms=analytics.horizon_ms() if attribution and attribution_events == "touched" else None,
+        cache_bytes=cache_mb * 1024 * 1024,
     )
     feedback = analytics.relevant_types if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
@@ -200,7 +206,7 @@ def install(
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
-        runtime.forget()  # indexes are rebuilt from the recovered table on next use
+        runtime.forget({tp.partition for tp in revoked if tp.topic in sources})  # re-read on next use
 
     @app.agent(source, name=f"{app.conf.id}.engine")
     async def run_engine(stream: faust.StreamT) -> None:
@@ -236,20 +242,18 @@ def install(
         progress.add(len(batch))
 
     async def write_state() -> None:
-        # Encode first, then confirm the outputs of the same batches, then write: state never runs ahead of
-        # outputs (a crash in between re-fires the same ids, never loses one).
-        dirty = list(runtime.dirty())
+        # The checkpoint: outputs of the batches so far confirmed first, then the state they came from written to
+        # the store and the changelog (a crash in between re-fires the same ids, never loses one); Faust commits
+        # the input offsets after this returns.
         if unconfirmed:
             pending = unconfirmed[:]
             unconfirmed.clear()
             await asyncio.gather(*pending)
-        writes: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        for partition, key, value in dirty:
-            writes[partition].append((key, value))
-            if not key.startswith((b"\x00", CATALOG_KEY)):
-                metrics.state_bytes.observe(len(value))
-        for partition, items in writes.items():
-            await write_partition(table, names.events, partition, items)
+        for partition, writes in runtime.checkpoint().items():
+            for key, value in writes:
+                if value and key[:1] == USER:
+                    metrics.state_bytes.observe(len(value))
+            await send_changelog(table, names.events, partition, writes)
         for partition, count in runtime.timer_counts().items():
             metrics.timer_index.labels(str(partition)).set(count)
 

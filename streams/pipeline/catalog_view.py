@@ -1,4 +1,4 @@
-"""One partition's copy of the product catalogue (items and shelves), read through the state table."""
+"""One partition's copy of the product catalogue (items and shelves), in the partition's store."""
 
 from __future__ import annotations
 
@@ -8,27 +8,27 @@ from typing import Any
 import orjson
 
 from streams.engine.items import NEW_ARRIVAL, PRICE_DROP, Item, UpdateLike, is_drop, merge, on_shelf, shelf_keys
+from streams.state.keys import ITEM, SHELF
 
-ITEM, SHELF = "i:", "s:"  # logical keys: "i:<item id>", "s:<affinity key>"
-CACHE_ITEMS = 4096  # decoded items kept per partition; the table holds the rest
+CACHE_ITEMS = 4096  # decoded items kept per partition; the store holds the rest
 
 
 class CatalogView:
-    """Items and shelves of one partition: `load` reads a logical key from the table, `take_dirty` hands back
-    what changed since the last call. Every partition holds the whole catalogue (catalogue updates reach
-    every partition), so a firing is enriched from its own partition alone, in input order."""
+    """Items and shelves of one partition, read with `get` and written with `put` (the store keeps the writes
+    until its checkpoint). Every partition holds the whole catalogue (catalogue updates reach every partition),
+    so a firing is enriched from its own partition alone, in input order."""
 
-    def __init__(self, load: Callable[[str], bytes | None]) -> None:
-        self.load = load
+    def __init__(self, get: Callable[[bytes], bytes | None], put: Callable[[bytes, bytes], None]) -> None:
+        self.get = get
+        self.put = put
         self._items: dict[str, Item | None] = {}
         self._shelves: dict[str, list[str]] = {}
-        self._dirty: dict[str, bytes] = {}
 
     def item(self, item_id: str) -> Item | None:
         """What the catalogue knows of an item, or None."""
         if item_id in self._items:
             return self._items[item_id]
-        raw = self.load(ITEM + item_id)
+        raw = self.get(ITEM + item_id.encode())
         item = None if raw is None else Item.from_bytes(raw)
         if len(self._items) >= CACHE_ITEMS:
             self._items.clear()  # cheap bound; a miss costs one table read
@@ -39,7 +39,7 @@ class CatalogView:
         """Item ids on a shelf ("c:<category>" or "r:<creator>"), newest first."""
         shelf = self._shelves.get(key)
         if shelf is None:
-            raw = self.load(SHELF + key)
+            raw = self.get(SHELF + key.encode())
             shelf = self._shelves[key] = [] if raw is None else list(orjson.loads(raw))
         return shelf
 
@@ -47,11 +47,11 @@ class CatalogView:
         """Merge one catalogue update; new arrivals and real price drops go on their shelves."""
         item = merge(self.item(update.item_id), update)
         self._items[item.item_id] = item
-        self._dirty[ITEM + item.item_id] = item.to_bytes()
+        self.put(ITEM + item.item_id.encode(), item.to_bytes())
         if update.kind == NEW_ARRIVAL or (update.kind == PRICE_DROP and is_drop(item)):
             for key in shelf_keys(item):
                 shelf = self._shelves[key] = on_shelf(self.shelf(key), item.item_id)
-                self._dirty[SHELF + key] = orjson.dumps(shelf)
+                self.put(SHELF + key.encode(), orjson.dumps(shelf))
         return item
 
     def enrich(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +61,3 @@ class CatalogView:
         if known is None:
             return dict(fields)
         return {**known.shown(), **{k: v for k, v in fields.items() if v is not None}}
-
-    def take_dirty(self) -> dict[str, bytes]:
-        """Logical key -> value of everything changed since the last call."""
-        dirty, self._dirty = self._dirty, {}
-        return dirty

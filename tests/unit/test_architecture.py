@@ -10,6 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IO_MODULES = {"faust", "mode", "aiokafka", "kafka", "confluent_kafka", "redis", "firebase_admin", "aiohttp"}
 PURE_PACKAGES = ["streams/engine", "streams/decisions", "streams/analytics"]
+# The partition runtime and its store are pure too: Faust enters only through the adapters beside them.
+PURE_MODULES = ["streams/pipeline/partition.py", "streams/pipeline/store.py", "streams/pipeline/records.py",
+                "streams/pipeline/personalise.py", "streams/pipeline/catalog_view.py", "streams/pipeline/firings.py",
+                "streams/pipeline/runtime.py", "streams/state/db.py", "streams/state/indexes.py",
+                "streams/state/cache.py", "streams/state/keys.py"]  # fmt: skip
 COMPOSITION_ROOTS = {"streams/cli.py", "streams/commands"}
 
 
@@ -38,6 +43,11 @@ def is_composition_root(path: Path) -> bool:
 def test_pure_engine_imports_no_io(package: str) -> None:
     offenders = {str(p.relative_to(ROOT)): sorted(imported_roots(p) & IO_MODULES) for p in python_files(package)}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_the_partition_runtime_imports_no_io(module: str) -> None:
+    assert sorted(imported_roots(ROOT / module) & IO_MODULES) == []
 
 
 def test_streams_does_not_import_connectors() -> None:

@@ -142,20 +142,11 @@ def restart_and_probe(worker: Worker, name: str) -> tuple[float, float]:
     return whole.longest_s, after_ready.longest_s
 
 
-INDEXES_ON_FIRST_EVENT = (
-    "known bug, open: a partition's timer, fan-out and watch indexes are rebuilt from the whole table on its first "
-    "event after an assignment (Runtime.lane -> Runtime._records scans list(table.items())), synchronously on the "
-    "event loop that also serves /health and /ready, and /ready answers 200 before any of it has happened"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=INDEXES_ON_FIRST_EVENT)
 def test_health_answers_within_the_probe_timeout_while_a_worker_recovers(many_users: Worker) -> None:
     longest, _ = restart_and_probe(many_users, f"cold-{uuid.uuid4().hex[:6]}")  # an empty store: full recovery
     assert longest < PROBE_TIMEOUT_S, f"/health took {longest:.1f} s to answer during recovery"
 
 
-@pytest.mark.xfail(strict=True, reason=INDEXES_ON_FIRST_EVENT)
 def test_ready_only_once_every_partition_can_process(many_users: Worker) -> None:
     _, longest = restart_and_probe(many_users, "kept")  # warm: the kept store
     assert longest < PROBE_TIMEOUT_S, f"after /ready, the first events blocked the worker for {longest:.1f} s"

@@ -1,4 +1,4 @@
-"""State round trips and size bound; the timer index and stream clock."""
+"""State round trips and size bound; the stream clock."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from streams.engine.engine import Engine
 from streams.engine.errors import StateError
 from streams.engine.firing import firing_id
 from streams.engine.state import UserState
-from streams.engine.timers import TimerIndex
 from tests.unit.engine.support import DAY, MIN, T0, Ev
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,26 +59,6 @@ def test_bad_state_bytes() -> None:
 def test_firing_ids_are_deterministic() -> None:
     assert firing_id("u", "t", "i") == firing_id("u", "t", "i")
     assert len({firing_id("u", "t", "i"), firing_id("u", "t", "j"), firing_id("v", "t", "i")}) == 3
-
-
-def test_timer_index_orders_and_cancels() -> None:
-    index = TimerIndex()
-    index.set("a", 30)
-    index.set("b", 10)
-    index.set("c", 20)
-    index.set("c", None)  # cancelled
-    index.set("a", 5)  # moved earlier; the old entry goes stale
-    assert index.next_due() == 5
-    assert index.pop_due(9) == ["a"]
-    assert index.pop_due(100) == ["b"]
-    assert len(index) == 0 and index.pop_due(10**12) == []
-
-
-def test_timer_index_stays_compact_under_churn() -> None:
-    index = TimerIndex()
-    for i in range(10_000):
-        index.set("u", i)
-    assert len(index._heap) <= 2 * len(index) + 1025
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,12 @@ from streams.bench import workload
 from streams.decisions import load_config
 from streams.engine.config import load_catalogue
 from streams.engine.engine import Engine
-from streams.engine.state import DAY_MS, UserState
+from streams.engine.state import DAY_MS
 from streams.pipeline.firings import policies
-from streams.pipeline.lane import Side
-from streams.pipeline.runtime import CATALOG_KEY, CLOCK_KEY, SIDE_KEY, Runtime, unpack
+from streams.pipeline.records import Side, UserRecord
+from streams.pipeline.runtime import Runtime
+from streams.state.db import MemoryDB
+from streams.state.keys import CLOCK, ITEM, SHELF, SIDE, USER
 from tests.support.partitions import key_per_partition, partition_of
 from tests.support.records import event
 
@@ -28,11 +30,15 @@ MINUTE = 60_000
 T0 = workload.BASE_TIME_MS
 
 
-def runtime(table: dict[bytes, bytes], *, replay: bool = True) -> Runtime:
+Stores = dict[int, MemoryDB]
+
+
+def runtime(table: Stores, *, replay: bool = True) -> Runtime:
     catalogue = load_catalogue((ROOT / "streams" / "triggers.yaml").read_text())
     config = load_config(ROOT / "streams" / "templates" / "decisions.yaml")
     return Runtime(
-        Engine(catalogue), config, policies(catalogue), table, replay=replay, allowed_lateness_ms=60_000,
+        Engine(catalogue), config, policies(catalogue), lambda p: table.setdefault(p, MemoryDB()), replay=replay,
+        allowed_lateness_ms=60_000,
         max_value_bytes=65536,
     )  # fmt: skip
 
@@ -112,28 +118,28 @@ def _row(record: Any, result: Any) -> dict[str, Any]:
     }
 
 
-def _state_dump(table: dict[bytes, bytes]) -> dict[str, Any]:
+def _state_dump(table: Stores) -> dict[str, Any]:
+    """Every partition's records, decoded (the indexes are left out: they follow from the records)."""
     out: dict[str, Any] = {}
-    for key in sorted(table):
-        value = table[key]
-        if key.startswith(CLOCK_KEY):
-            out[key.decode(errors="replace")] = value.decode()
-            continue
-        part, body = unpack(value)
-        if key.startswith(CATALOG_KEY):
-            out["catalog:" + key[1:].decode()] = [part, json.loads(body)]
-            continue
-        if key.startswith(SIDE_KEY):
-            side = Side.from_bytes(body)
-            out["side:" + key[1:].decode()] = [
-                part, side.decisions.to_dict(), side.timers, None if side.profile is None else to_json(side.profile)
-            ]  # fmt: skip
-        else:
-            out["state:" + key.decode()] = [part, UserState.from_bytes(body).to_dict()]
-    return out
+    for part, db in sorted(table.items()):
+        for key, body in db.data.items():
+            kind = key[:1]
+            rest = key[1:].decode() if kind in (ITEM, SHELF, SIDE, USER) else ""
+            if key == CLOCK:
+                out[f"\x00clock{part}"] = body.decode()
+            elif kind in (ITEM, SHELF):
+                out[f"catalog:{part}|{'i' if kind == ITEM else 's'}:{rest}"] = [part, json.loads(body)]
+            elif kind == SIDE:
+                side = Side.from_bytes(body)
+                out["side:" + rest] = [
+                    part, side.decisions.to_dict(), side.timers, None if side.profile is None else to_json(side.profile)
+                ]  # fmt: skip
+            elif kind == USER:
+                out["state:" + rest] = [part, UserRecord.decode(rest, body, None).state.to_dict()]
+    return dict(sorted(out.items()))
 
 
-def _feed(rt: Runtime, table: dict[bytes, bytes], inputs: list[Any], rows: list[Any], wall: int, every: int) -> None:
+def _feed(rt: Runtime, table: Stores, inputs: list[Any], rows: list[Any], wall: int, every: int) -> None:
     for i, record in enumerate(inputs):
         part = 0 if isinstance(record, CatalogItem) else partition_of(record.user_id, PARTITIONS)
         kind = {"BehaviorEvent": "event", "UserProfile": "profile", "CatalogItem": "catalog"}[type(record).__name__]
@@ -147,36 +153,32 @@ def _feed(rt: Runtime, table: dict[bytes, bytes], inputs: list[Any], rows: list[
         else:
             rows.append(_row(record, rt.handle(part, checked, wall)))
         if i % every == every - 1:
-            for _p, key, value in rt.dirty():
-                table[key] = value
+            rt.checkpoint()
 
 
 def scenario() -> dict[str, Any]:
     """Run everything; return rows (per input, in order) and the decoded table."""
-    table: dict[bytes, bytes] = {}
+    table: Stores = {}
     rows: list[Any] = []
     wall = T0 + 1000 * DAY_MS
     bench = _bench(4000, 300)
     last = bench[-1].event_time_ms
     rt = runtime(table)
     _feed(rt, table, bench[:2500], rows, wall, 500)
-    for _p, key, value in rt.dirty():
-        table[key] = value
-    rt = runtime(table)  # a restart: indexes rebuilt from the table
+    rt.checkpoint()
+    rt = runtime(table)  # a restart: everything read back from the stores
     _feed(rt, table, bench[2500:] + _clock_pushes(last, 10_000), rows, wall, 700)
     _feed(rt, table, _story(last + 40 * DAY_MS), rows, wall, 13)
-    for _p, key, value in rt.dirty():
-        table[key] = value
+    rt.checkpoint()
     # live mode: wall-clock ticks move time for idle partitions
-    live_table: dict[bytes, bytes] = {}
+    live_table: Stores = {}
     live = runtime(live_table, replay=False)
     story = _story(T0)
     _feed(live, live_table, story[:20], rows, T0, 5)
     for k in range(1, 6):
         for p in range(PARTITIONS):
             rows.append(_row(f"tick{k}", live.handle(p, None, T0 + k * 2 * DAY_MS)))
-    for _p, key, value in live.dirty():
-        live_table[key] = value
+    live.checkpoint()
     return {"rows": rows, "table": _state_dump(table), "live_table": _state_dump(live_table)}
 
 

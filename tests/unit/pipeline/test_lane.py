@@ -1,4 +1,4 @@
-"""Engine + decisions per partition: deferral, cancellation, timers through a table, recovery, dead letters."""
+"""Engine + decisions per partition: deferral, cancellation, timers through the store, recovery, dead letters."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from streams.engine.engine import Engine
 from streams.pipeline.errors import StartupError
 from streams.pipeline.firings import policies
 from streams.pipeline.runtime import Runtime
+from streams.state.db import MemoryDB
 from tests.support import records
 from tests.unit.decisions.support import ms
 
@@ -41,13 +42,13 @@ MORNING = ms("2024-06-02T08:00")
 MINUTE = 60_000
 
 
-def runtime(table: dict[bytes, bytes], watch_horizon_ms: int | None = None) -> Runtime:
+def runtime(table: dict[int, MemoryDB], watch_horizon_ms: int | None = None) -> Runtime:
     catalogue = load_catalogue(TRIGGERS)
     return Runtime(
         Engine(catalogue),
         parse_config(DECISIONS),
         policies(catalogue),
-        table,
+        lambda p: table.setdefault(p, MemoryDB()),
         replay=True,
         allowed_lateness_ms=0,
         max_value_bytes=4096,
@@ -108,15 +109,14 @@ def test_the_users_own_event_sends_a_due_job_before_it_applies() -> None:
     assert [d[1] for d in decisions] == ["queued"] and len(jobs) == 1
 
 
-def test_deferred_jobs_survive_a_restart_through_the_table() -> None:
-    table: dict[bytes, bytes] = {}
+def test_deferred_jobs_survive_a_restart_through_the_store() -> None:
+    table: dict[int, MemoryDB] = {}
     rt = runtime(table)
     run(rt, UserProfile(user_id="u1", first_name="Ann", time_zone="UTC", updated_at_ms=0))
     run(rt, event("u1", "cart", NIGHT), event("u1", "view", NIGHT + 40 * MINUTE))
-    for _, key, value in rt.dirty():
-        table[key] = value
-    restarted = runtime(table)  # indexes rebuilt from the table, as after recovery or a rebalance
-    assert restarted.lane(0).timer_count() == 1
+    rt.checkpoint()
+    restarted = runtime(table)  # nothing rebuilt: the timer index is in the store, as after recovery or a rebalance
+    assert restarted.partition(0).timer_count() == 1
     decisions, jobs = run(restarted, event("u2", "view", MORNING))
     assert [d[1] for d in decisions] == ["queued"]
     assert jobs[0].title == "Hi Ann"  # the profile came back with the state
@@ -180,35 +180,47 @@ HORIZON = 3 * 24 * 60 * MINUTE
 
 
 def test_a_push_makes_the_lane_watch_its_user_for_the_horizon_and_a_restart_keeps_the_watch() -> None:
-    table: dict[bytes, bytes] = {}
+    table: dict[int, MemoryDB] = {}
     rt = runtime(table, watch_horizon_ms=HORIZON)
     noon = ms("2024-06-02T12:00")
     decisions, _ = run(rt, event("u1", "fav", noon), event("u2", "view", noon))
     assert [d[1] for d in decisions] == ["queued"]
-    lane = rt.lane(0)
+    lane = rt.partition(0)
     assert lane.watches("u1", noon) and lane.watches("u1", noon + HORIZON)
     assert not lane.watches("u1", noon + HORIZON + 1)
     assert not lane.watches("u2", noon)  # never pushed: its events can change no count
-    for _, key, value in rt.dirty():
-        table[key] = value
-    restarted = runtime(table, watch_horizon_ms=HORIZON)  # rebuilt from the stored side, as after recovery
-    assert restarted.lane(0).watches("u1", noon + HORIZON) and not restarted.lane(0).watches("u2", noon)
-    run(restarted, event("u2", "view", noon + HORIZON + 2 * 60 * MINUTE))
-    restarted.dirty()
-    assert "u1" not in restarted.lane(0).watched  # dropped once the stream passed it (memory stays bounded)
+    rt.checkpoint()
+    restarted = runtime(table, watch_horizon_ms=HORIZON)  # read back from the user's record, as after recovery
+    assert restarted.partition(0).watches("u1", noon + HORIZON) and not restarted.partition(0).watches("u2", noon)
 
 
 def test_a_deferred_push_is_watched_from_when_it_goes_out_not_from_its_firing() -> None:
     rt = runtime({}, watch_horizon_ms=HORIZON)
     run(rt, event("u1", "cart", NIGHT), event("u1", "view", NIGHT + 40 * MINUTE))
-    assert not rt.lane(0).watches("u1", NIGHT + 40 * MINUTE)  # deferred: nothing went out yet
+    assert not rt.partition(0).watches("u1", NIGHT + 40 * MINUTE)  # deferred: nothing went out yet
     decisions, _ = run(rt, event("u2", "view", MORNING))
     assert [d[1] for d in decisions] == ["queued"]
-    assert rt.lane(0).watches("u1", MORNING + HORIZON) and not rt.lane(0).watches("u1", MORNING + HORIZON + 1)
+    assert rt.partition(0).watches("u1", MORNING + HORIZON)
+    assert not rt.partition(0).watches("u1", MORNING + HORIZON + 1)
 
 
-def test_without_a_horizon_the_lane_keeps_no_watch_and_the_side_is_unchanged() -> None:
+def test_without_a_horizon_every_event_is_wanted_and_no_watch_is_kept() -> None:
     rt = runtime({})
     run(rt, event("u1", "fav", ms("2024-06-02T12:00")))
-    assert rt.lane(0).watched == {}
-    assert all(b'"w":' not in value for _, _, value in rt.dirty())
+    assert rt.partition(0).watches("u2", 0)
+    assert rt.partition(0).store.user("u1").watch_until == 0
+
+
+def test_a_deferred_job_is_sent_when_due_even_if_an_earlier_firing_comes_first_in_the_same_step() -> None:
+    """The decision timer index hands out an entry only when it is fired: a firing earlier in the same step
+    used to take the due timer out of the index and lose it until its user was touched again."""
+    rt = runtime({})
+    run(rt, event("u1", "cart", NIGHT), event("u1", "view", NIGHT + 40 * MINUTE))  # u1's reminder waits for 08:00
+    run(rt, event("u4", "cart", MORNING - 60 * MINUTE, cart="c4"))  # abandoned at 07:30, inside quiet hours
+    decisions, jobs = run(rt, event("u2", "view", MORNING + MINUTE))  # one step: u4's firing, both due jobs
+    assert [d[:3] for d in decisions] == [
+        ("cart_abandoned", "deferred", "quiet_hours"),  # u4's firing (07:30) first, deferred to 08:00
+        ("cart_abandoned", "queued", None),  # u1's job, due at 08:00
+        ("cart_abandoned", "queued", None),  # u4's, due at 08:00 too
+    ]
+    assert sorted(j.user_id for j in jobs) == ["u1", "u4"]

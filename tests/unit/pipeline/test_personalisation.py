@@ -13,16 +13,18 @@ from streams.engine.config import load_catalogue
 from streams.engine.engine import Engine
 from streams.pipeline.firings import policies
 from streams.pipeline.runtime import Runtime
+from streams.state.db import MemoryDB
 from tests.support import personalised as scenario
 
 WALL = scenario.T0 + 30 * scenario.DAY  # the wall clock of the check: every scenario time is in its past
 KIND = {"BehaviorEvent": "event", "UserProfile": "profile", "CatalogItem": "catalog"}
 
 
-def runtime(table: dict[bytes, bytes]) -> Runtime:
+def runtime(table: dict[int, MemoryDB]) -> Runtime:
     catalogue = load_catalogue((scenario.ROOT / "streams" / "triggers.yaml").read_text())
     config = parse_config(yaml.safe_load(scenario.decisions_yaml()))
-    return Runtime(Engine(catalogue), config, policies(catalogue), table, replay=True, allowed_lateness_ms=0,
+    return Runtime(Engine(catalogue), config, policies(catalogue), lambda p: table.setdefault(p, MemoryDB()),
+                   replay=True, allowed_lateness_ms=0,
                    max_value_bytes=65536)  # fmt: skip
 
 
@@ -35,15 +37,14 @@ def feed(rt: Runtime, records: list[Any]) -> list[NotificationJob]:
     return jobs
 
 
-def run_scenario(table: dict[bytes, bytes], restart_between_phases: bool = False) -> list[NotificationJob]:
+def run_scenario(table: dict[int, MemoryDB], restart_between_phases: bool = False) -> list[NotificationJob]:
     rt = runtime(table)
     jobs = []
     for phase in scenario.phases():
         clock = [scenario.event("clock", "view", phase.clock_ms)] if phase.clock_ms else []
         jobs += feed(rt, [*phase.records, *clock])
         if restart_between_phases:  # state, catalogue and waits survive a restart through the table
-            for _p, key, value in rt.dirty():
-                table[key] = value
+            rt.checkpoint()
             rt = runtime(table)
     return jobs
 
@@ -87,12 +88,11 @@ def test_without_a_profile_the_welcome_goes_out_after_the_wait_with_copy_that_ne
 
 
 def test_a_catalogue_update_reaches_a_later_cart_line_and_the_catalogue_is_stored() -> None:
-    table: dict[bytes, bytes] = {}
+    table: dict[int, MemoryDB] = {}
     rt = runtime(table)
     feed(rt, [CatalogItem(item_id="i9", kind="update", title="Blue Kettle", price=30.0, currency="GBP",
                           image_url="https://img.nudge.example/i9.jpg", event_time_ms=scenario.T0)])  # fmt: skip
-    for _p, key, value in rt.dirty():
-        table[key] = value
+    rt.checkpoint()
     rt = runtime(table)  # a new runtime reads the catalogue back from the table
     feed(rt, [UserProfile(user_id="u3", first_name="Bo", locale="en-GB", updated_at_ms=scenario.T0)])
     jobs = feed(rt, [scenario.event("u3", "cart", scenario.T0 + 1000, item_id="i9", cart_id="k"),

@@ -1,0 +1,128 @@
+"""One partition's records over its database: reads through a bounded cache, changes kept until a checkpoint
+writes them (records and their index entries together); pure."""
+
+from __future__ import annotations
+
+import json
+
+from streams.engine.state import UserState
+from streams.pipeline.records import Side, UserRecord
+from streams.state.cache import RecordCache
+from streams.state.db import PartitionDB, Write
+from streams.state.indexes import DueIndex, FanIndex
+from streams.state.keys import COUNTS, DUE_DECISION, DUE_ENGINE, SIDE, USER
+
+_USER, _SIDE = 0, 1  # record kinds in the cache key
+
+
+class PartitionStore:
+    """Users, sides, the timer index (engine and decision timers), the fan-out index and raw entries of one
+    partition. Nothing grows with the number of users but the database: decoded records live in `cache`
+    (shared by every partition of the worker), changes until the next `checkpoint`."""
+
+    def __init__(self, partition: int, db: PartitionDB, cache: RecordCache, min_affinity: float | None) -> None:
+        """`min_affinity`: the fan-out bar of the recommendation triggers (None: no fan-out index)."""
+        self.partition = partition
+        self.db = db
+        self.cache = cache
+        self.min_affinity = min_affinity
+        self.engine_due = DueIndex(db, DUE_ENGINE, lambda u: self.user(u).state.next_due())
+        self.decision_due = DueIndex(db, DUE_DECISION, lambda u: self.user(u).decision_due)
+        self.fans = FanIndex(db)
+        self.users: dict[str, UserRecord] = {}  # changed since the checkpoint
+        self.sides: dict[str, Side] = {}
+        self.raw: dict[bytes, bytes] = {}
+        stored = db.get(COUNTS)
+        self.counts: dict[str, int] = json.loads(stored) if stored else {"engine": 0, "decision": 0}
+
+    def user(self, user_id: str) -> UserRecord:
+        """The user's record: changed, cached, stored, or new."""
+        record = self.users.get(user_id)
+        if record is not None:
+            return record
+        key = (self.partition, _USER, user_id)
+        record = self.cache.get(key)
+        if record is None:
+            raw = self.db.get(USER + user_id.encode())
+            if raw is None:
+                record = UserRecord(user_id, UserState(user_id))
+                self.cache.put(key, record, 64)
+            else:
+                record = UserRecord.decode(user_id, raw, self.min_affinity)
+                self.cache.put(key, record, len(raw))
+        return record
+
+    def changed(self, record: UserRecord) -> None:
+        """The record changed: write it at the checkpoint; its engine due goes to the index now."""
+        self.users[record.user_id] = record
+        due = record.state.next_due()
+        if due != record.pushed_due:
+            record.pushed_due = due
+            self.engine_due.set(record.user_id, due)
+
+    def side(self, user_id: str) -> Side:
+        side = self.sides.get(user_id)
+        if side is not None:
+            return side
+        key = (self.partition, _SIDE, user_id)
+        side = self.cache.get(key)
+        if side is None:
+            raw = self.db.get(SIDE + user_id.encode())
+            side = Side() if raw is None else Side.from_bytes(raw)
+            self.cache.put(key, side, 64 if raw is None else len(raw))
+        return side
+
+    def side_changed(self, user_id: str, side: Side) -> None:
+        """The side changed: write it at the checkpoint; its decision due goes to the record and the index."""
+        self.sides[user_id] = side
+        due = side.next_due()
+        record = self.user(user_id)
+        if due != record.decision_due:
+            record.decision_due = due
+            self.decision_due.set(user_id, due)
+            self.users[user_id] = record
+
+    def get(self, key: bytes) -> bytes | None:
+        """A raw entry (catalogue, clock), unsaved changes first."""
+        value = self.raw.get(key)
+        return value if value is not None else self.db.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.raw[key] = value
+
+    def checkpoint(self) -> list[Write]:
+        """Write every change to the database, index entries with their records; returns the writes (the
+        changelog gets the same)."""
+        writes: list[Write] = []
+        counts = self.counts
+        for user_id, record in self.users.items():
+            body = record.encode()
+            writes.append((USER + user_id.encode(), body))
+            engine_due, decision_due, keys = record.state.next_due(), record.decision_due, record.fan_keys()
+            old_engine, old_decision, old_keys = record.saved
+            writes += self.engine_due.writes(user_id, old_engine, engine_due)
+            writes += self.decision_due.writes(user_id, old_decision, decision_due)
+            if keys != old_keys:
+                writes += FanIndex.writes(user_id, old_keys, keys)
+            counts["engine"] += (engine_due is not None) - (old_engine is not None)
+            counts["decision"] += (decision_due is not None) - (old_decision is not None)
+            record.saved = (engine_due, decision_due, keys)
+            self.cache.put((self.partition, _USER, user_id), record, len(body))
+        for user_id, side in self.sides.items():
+            body = side.to_bytes()
+            writes.append((SIDE + user_id.encode(), body))
+            self.cache.put((self.partition, _SIDE, user_id), side, len(body))
+        writes += self.raw.items()
+        if self.users:
+            writes.append((COUNTS, json.dumps(counts).encode()))
+        if writes:
+            self.db.write(writes)
+        self.users, self.sides, self.raw = {}, {}, {}
+        self.engine_due.checkpointed()
+        self.decision_due.checkpointed()
+        self.fans.checkpointed()
+        return writes
+
+    def forget(self) -> None:
+        """Drop this partition's cached records (it was revoked: another worker may change them)."""
+        self.cache.drop_where(lambda key: key[0] != self.partition)

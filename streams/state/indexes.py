@@ -1,0 +1,142 @@
+"""The timer and fan-out indexes of a partition: ordered keys in its store plus the changes since the checkpoint.
+
+Both keep the store's entries as the last checkpoint wrote them and the changes made since in memory (a heap of
+new dues, a map of new fans); entries are checked against the user's current record before use, so an entry
+the memory has moved past is skipped, never acted on. A tick costs O(entries due), whatever the user count.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+from streams.state.db import PartitionDB
+from streams.state.keys import due_key, fan_key, fan_prefix, parse_due, prefix_end
+
+_UNKNOWN = object()
+
+
+class DueIndex:
+    """Users ordered by one kind of due time; `pop(upto)` hands out the earliest valid entry at or before `upto`."""
+
+    def __init__(self, db: PartitionDB, prefix: bytes, current: Callable[[str], int | None]) -> None:
+        """`current(user)`: the user's due of this kind now (its record, with unsaved changes)."""
+        self.db = db
+        self.prefix = prefix
+        self.current = current
+        self.heap: list[tuple[int, str]] = []  # dues set since the checkpoint (some since moved on: checked on use)
+        self.after = prefix  # store entries before this key were handed out (or skipped) since the checkpoint
+        self._stored: object | tuple[int, str, bytes] | None = _UNKNOWN  # first store entry from `after`
+
+    def set(self, user_id: str, due_ms: int | None) -> None:
+        """Record that the user's due is now `due_ms` (None: no timer of this kind)."""
+        if due_ms is not None:
+            heapq.heappush(self.heap, (due_ms, user_id))
+
+    def next_due(self) -> int | None:
+        """A lower bound of the earliest due (exact once stale entries have been skipped); None: nothing."""
+        stored = self._peek_stored()
+        heap = self.heap
+        best = heap[0][0] if heap else None
+        if stored is not None and (best is None or stored[0] < best):
+            best = stored[0]
+        return best
+
+    def peek(self, upto_ms: int) -> tuple[int, str] | None:
+        """The earliest entry due at or before `upto_ms` that the user's record still holds, left in; else None.
+        (Entries the records have moved past are dropped on the way.)"""
+        found = self._head(upto_ms)
+        return None if found is None else found[:2]
+
+    def pop(self, upto_ms: int) -> tuple[int, str] | None:
+        """Like `peek`, but the entry is taken out."""
+        found = self._head(upto_ms)
+        if found is None:
+            return None
+        due, user_id, key = found
+        if key is None:
+            heapq.heappop(self.heap)
+        else:
+            self.after, self._stored = key + b"\x00", _UNKNOWN
+        return due, user_id
+
+    def _head(self, upto_ms: int) -> tuple[int, str, bytes | None] | None:
+        """(due, user, store key or None for the heap) of the first valid entry at or before `upto_ms`."""
+        heap = self.heap
+        while True:
+            stored = self._peek_stored()
+            top = heap[0] if heap else None
+            if stored is not None and (top is None or (stored[0], stored[1]) < top):
+                due, user_id, key = stored
+                if due > upto_ms:
+                    return None
+                if self.current(user_id) == due:
+                    return due, user_id, key
+                self.after, self._stored = key + b"\x00", _UNKNOWN
+            elif top is not None:
+                due, user_id = top
+                if due > upto_ms:
+                    return None
+                if self.current(user_id) == due:
+                    return due, user_id, None
+                heapq.heappop(heap)
+            else:
+                return None
+
+    def checkpointed(self) -> None:
+        """The store now holds every change: forget them and read the store from its start again."""
+        self.heap.clear()
+        self.after, self._stored = self.prefix, _UNKNOWN
+
+    def writes(self, user_id: str, old: int | None, new: int | None) -> list[tuple[bytes, bytes | None]]:
+        """The store writes that move a user's entry from `old` to `new`."""
+        if old == new:
+            return []
+        out: list[tuple[bytes, bytes | None]] = []
+        if old is not None:
+            out.append((due_key(self.prefix, old, user_id), None))
+        if new is not None:
+            out.append((due_key(self.prefix, new, user_id), b""))
+        return out
+
+    def _peek_stored(self) -> tuple[int, str, bytes] | None:
+        if self._stored is _UNKNOWN:
+            found = None
+            for key, _ in self.db.range(self.after, prefix_end(self.prefix)):
+                due, user_id = parse_due(self.prefix, key)
+                found = (due, user_id, key)
+                break
+            self._stored = found
+        return self._stored  # type: ignore[return-value]
+
+
+class FanIndex:
+    """Users by affinity key (categories, creators, items) for catalogue fan-out."""
+
+    def __init__(self, db: PartitionDB) -> None:
+        self.db = db
+        self.added: dict[str, set[str]] = {}  # keys users gained since the checkpoint
+
+    def add(self, key: str, user_id: str) -> None:
+        self.added.setdefault(key, set()).add(user_id)
+
+    def users(self, keys: Iterable[str]) -> set[str]:
+        """Every user the store or the unsaved changes list under any of `keys` (some may have lost it since:
+        the engine checks each against its state)."""
+        found: set[str] = set()
+        for key in keys:
+            prefix = fan_prefix(key)
+            start = len(prefix)
+            found.update(k[start:].decode() for k, _ in self.db.range(prefix, prefix_end(prefix)))
+            found.update(self.added.get(key, ()))
+        return found
+
+    def checkpointed(self) -> None:
+        self.added.clear()
+
+    @staticmethod
+    def writes(user_id: str, old: frozenset[str], new: frozenset[str]) -> list[tuple[bytes, bytes | None]]:
+        """The store writes that move a user's entries from the keys `old` to `new`."""
+        out: list[tuple[bytes, bytes | None]] = [(fan_key(k, user_id), None) for k in sorted(old - new)]
+        out += [(fan_key(k, user_id), b"") for k in sorted(new - old)]
+        return out
