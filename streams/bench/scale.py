@@ -25,6 +25,7 @@ from pathlib import Path
 from streams.bench import nudge_worker, scale_report, worker_log, workload
 from streams.bench.nudge_worker import Worker, topics_for
 from streams.bench.nudge_worker import _create as create_topics
+from streams.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "rocksdb://"  # the chart's store
@@ -157,7 +158,7 @@ class Sizer:
         self.dirs: list[Path] = []
         self.logs: dict[str, Path] = {}  # phase -> worker log
         self.partial: dict[str, float] = {}  # what a phase that ran out of time had reached
-        self.port = nudge_worker._free_port()
+        self.port = free_port()
 
     def worker(self, data_dir: Path, name: str) -> Worker:
         # One identity across restarts, as a pod restarted in place: the same group instance id (no wait for the

@@ -33,9 +33,12 @@ class OrderedMemoryStore(SerializedStore):
 
     def apply_changelog_batch(self, batch: Iterable[EventT], to_key: Callable[[Any], Any],
                               to_value: Callable[[Any], Any]) -> None:  # fmt: skip
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for event in batch:
             message = event.message
-            self.partition(message.partition).write([(message.key, message.value)])
+            by_partition.setdefault(message.partition, []).append((message.key, message.value))
+        for partition, writes in by_partition.items():
+            self.partition(partition).write(writes)
 
     def _here(self) -> int | None:
         event = current_event()
