@@ -170,10 +170,6 @@ class Codec:
         """The fingerprint records of `cls` are written with."""
         return self._header[cls][len(MAGIC) :]
 
-    def writer_sources(self) -> dict[bytes, str]:
-        """Every known writer fingerprint and the file it came from."""
-        return {fp: w.source for fp, w in self._writers.items()}
-
     def to_dict(self, record: Any) -> dict[str, Any]:
         """The Avro-shaped dict of a record."""
         try:

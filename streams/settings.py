@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     # which behaviour events go to attribution: "touched" = only those of users this worker pushed (or held out)
     # within the attribution horizon, plus feedback carrying a job id; "all" = every one (decisions from elsewhere)
     attribution_events: Literal["touched", "all"] = "touched"
-    fast_path: bool = True  # batches beneath Faust's per-event conductor, coalesced changelog; false = plain agent
     progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)
     # decoded user records the stream worker keeps in memory (an estimate, for every partition together); the
     # store holds everyone: memory is bounded by this, not by the number of users

@@ -223,8 +223,3 @@ def prune(state: UserAttribution, now_ms: int, cfg: AnalyticsConfig) -> int:
     for job_id in old:
         del state.touches[job_id]
     return len(old)
-
-
-def is_converted(t: Touch) -> bool:
-    """Whether a touch has an attributed conversion."""
-    return t.has(_CONVERTED)

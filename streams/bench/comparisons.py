@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FULL_WORKER = "Nudge worker, fast path ("  # the full worker's row starts so
+FULL_WORKER = "Nudge worker ("  # the full worker's row starts so
 QUIX_STATEFUL = "Quix Streams, stateful"
 RAW_CONFLUENT = "raw confluent-kafka consumer + decode"
 # (what, reference row, target ratio, how the ratio reads)

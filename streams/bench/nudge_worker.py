@@ -44,7 +44,6 @@ class Worker:
         prefix: str,
         app_id: str,
         partitions: int,
-        fast_path: bool = True,
         log_level: str = "info",
         replay: bool = True,
         extra_env: dict[str, str] | None = None,
@@ -63,7 +62,6 @@ class Worker:
             "NUDGE_DATA_DIR": str(self.dir / "data"),
             "NUDGE_WEB_PORT": str(free_port()),
             "NUDGE_PROGRESS_FILE": str(self.progress),
-            "NUDGE_FAST_PATH": "true" if fast_path else "false",
             **(extra_env or {}),
         }
         self.port = int(env["NUDGE_WEB_PORT"])
@@ -101,13 +99,13 @@ class Worker:
         self._log.close()
 
 
-def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int, fast_path: bool = True,
+def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int,
                 timeout_s: float = 300, extra_env: dict[str, str] | None = None) -> tuple[float, str]:  # fmt: skip
     """Events/s of one worker over `count` events (first to last processed batch), and its app id."""
     app_id = f"bench-nudge-{uuid.uuid4().hex[:8]}"
     APPS.append(app_id)
     _create(bootstrap, [f"{prefix}{app_id}.{t}" for t in APP_TOPICS], partitions)
-    worker = Worker(bootstrap, prefix, app_id, partitions, fast_path, extra_env=extra_env)
+    worker = Worker(bootstrap, prefix, app_id, partitions, extra_env=extra_env)
     try:
         seen = worker.wait_for(count, timeout_s)
     finally:

@@ -165,9 +165,6 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
     def in_process(_b: str, _t: str, n: int, _p: int) -> float:
         return engine_costs.in_process_rate(min(n, 100_000), plan.users)
 
-    def nudge_plain(b: str, _t: str, n: int, p: int) -> float:
-        return nudge_worker.worker_rate(b, prefix, short, p, fast_path=False)[0]
-
     return [
         ("raw confluent-kafka consumer + decode", "limit", "events/s", confluent),
         ("raw aiokafka consumer + decode", "limit", "events/s", aiokafka),
@@ -180,9 +177,8 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
             "events/s",
             quix("stateful"),
         ),
-        ("Nudge worker, fast path (full triggers.yaml, RocksDB, changelog, decisions)", "nudge", "events/s", nudge),
-        ("Nudge worker, fast path, attribution off (RocksDB)", "nudge", "events/s", nudge_engine_only),
-        ("Nudge worker, fast path off (plain Faust agent)", "nudge", "events/s", nudge_plain),
+        ("Nudge worker (full triggers.yaml, RocksDB, changelog, decisions)", "nudge", "events/s", nudge),
+        ("Nudge worker, attribution off (RocksDB)", "nudge", "events/s", nudge_engine_only),
         (
             "Nudge per-event path in process, no Kafka (decode, engine, decisions, state writes)",
             "engine",
@@ -304,7 +300,7 @@ def versions() -> dict[str, str]:
 
 SUSTAINED_P99_MS = 1_000
 TARGETS = {  # name prefix -> target text
-    "Nudge worker, fast path (": ">= 50k/s, >= 14x peer, >= 20% of aiokafka, >= 80% of the bare channel, "
+    "Nudge worker (": ">= 50k/s, >= 14x peer, >= 20% of aiokafka, >= 80% of the bare channel, "
     ">= 2x Quix stateful, >= 25% of raw confluent-kafka",
     "event -> job p99 at 10,000": "<= 50 ms",
     "tick, ": "<= 1 ms",
@@ -335,7 +331,7 @@ def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Pat
         "",
         f"Written by `make bench` (`nudge bench`) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{plan.events:,} events of {plan.users:,} users, {plan.partitions} partitions, median of {plan.repeats} "
-        f"run(s), all on one local broker in one run. The naive agent and the plain-agent worker are timed over "
+        f"run(s), all on one local broker in one run. The naive agent is timed over "
         f"the first {min(plan.events, plan.peer_events):,} events, the bare channel task over the first "
         f"{min(plan.events, plan.peer_events * 4):,} (same input, shorter runs). JSON: `bench-results/bench.json`.",
         "",

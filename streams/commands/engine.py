@@ -99,7 +99,6 @@ def register(app: faust.App, settings: Settings) -> None:
         max_value_bytes=settings.dlq_max_value_bytes,
         attribution=settings.attribution,
         attribution_events=settings.attribution_events,
-        fast_path=settings.fast_path,
         progress_file=settings.progress_file,
         cache_mb=settings.state_cache_mb,
     )

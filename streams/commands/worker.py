@@ -27,7 +27,6 @@ WORKER_SETTINGS: dict[str, str] = {
     "tick_ms": "live mode: how often idle partitions' stream time follows the wall clock",
     "attribution": "feedback attribution and analytics.trigger_metrics in this worker",
     "attribution_events": "touched (users pushed within the horizon) or all events to attribution",
-    "fast_path": "batches beneath Faust's per-event conductor (false: a plain Faust agent)",
     "store": "table store: memory:// or rocksdb://",
     "data_dir": "where the table store keeps its files",
     "group_instance_id": "static group membership (the pod name)",

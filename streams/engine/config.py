@@ -88,13 +88,6 @@ class Catalogue:
 
     triggers: tuple[Trigger, ...]
 
-    def by_id(self, trigger_id: str) -> Trigger:
-        """Return the trigger with this id."""
-        for trigger in self.triggers:
-            if trigger.id == trigger_id:
-                return trigger
-        raise KeyError(trigger_id)
-
 
 class _Reader:
     """Reads values at paths and collects every error instead of stopping at the first."""

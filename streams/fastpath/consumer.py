@@ -66,32 +66,11 @@ class BatchRoutes:
                 await flusher()
 
 
-class TrackedAckConsumer(AIOKafkaConsumer):
-    """Faust's aiokafka consumer, ignoring acks of messages no stream took.
-
-    A stream that reads a message while flow is suspended (stopping, rebalancing) skips it unprocessed yet
-    acks it, and the commit that follows (Faust commits on stop) passes its offset: the message is never
-    processed nor read again. Such a message was never tracked by the stream; its ack is dropped, so the
-    committed offset stays before it and the next owner reads it.
-    """
-
-    def ack(self, message: Any) -> bool:
-        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
-            return False
-        return super().ack(message)
-
-
-def track_acks(app: faust.App) -> None:
-    """Make `app` consume with TrackedAckConsumer (before it starts); `enable` implies it."""
-    if getattr(app.transport, "batch_routes", None) is None:
-        app.transport.Consumer = TrackedAckConsumer  # type: ignore[misc]  # instance override of the ClassVar
-
-
-class BatchConsumer(TrackedAckConsumer):
+class BatchConsumer(AIOKafkaConsumer):
     """Faust's aiokafka consumer, with records of routed topics delivered as lists, not Events.
 
-    Faust keeps everything else: assignment, recovery (changelogs still go through the conductor),
-    offset commits (a handled batch marks its last offset done) and the commit interval. Routed
+    Faust keeps everything else: assignment, what recovery reads (a changelog batch goes to its store at
+    once), offset commits (a handled batch marks its last offset done) and the commit interval. Routed
     flushers run before every offset commit, so state written lazily is durable before the
     offsets that produced it are committed (at-least-once holds).
     """
@@ -101,6 +80,14 @@ class BatchConsumer(TrackedAckConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._batch_done: dict[TP, int] = {}
+
+    def ack(self, message: Any) -> bool:
+        # A stream that reads a message while flow is suspended (stopping, rebalancing) skips it unprocessed yet
+        # acks it, and the commit that follows passes its offset: never processed nor read again. Such a message
+        # was never tracked by the stream: its ack is dropped, so the next owner reads it.
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            return False
+        return super().ack(message)
 
     def _new_offset(self, tp: TP) -> int | None:
         done = self._batch_done.pop(tp, None)
@@ -215,6 +202,15 @@ class BatchConsumer(TrackedAckConsumer):
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             await self.wait_first(callback(self._to_message(tp, record)), self.suspend_flow.wait())
             self._read_offset[tp] = offset
+
+
+def subscribe(app: faust.App, channel: Any, name: str) -> None:
+    """Subscribe `app` to a routed topic: Faust assigns and commits it, its records go to the batch handler."""
+
+    @app.agent(channel, name=name)
+    async def routed(stream: faust.StreamT) -> None:
+        async for event in stream.events():  # pragma: no cover - routed records never reach the conductor
+            raise RuntimeError(f"{event.message.topic}: a routed topic's record reached an agent")
 
 
 def enable(app: faust.App) -> BatchRoutes:

@@ -26,48 +26,13 @@ from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback
 from streams.pipeline.firings import policies
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import Runtime
+from streams.pipeline.topics import EngineTopics
 from streams.pipeline.web import install_web
 from streams.state.faust_stores import partition_db, store_url
 from streams.state.keys import USER
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineTopics:
-    """Topic names the engine reads and writes (with the deployment prefix applied)."""
-
-    events: str
-    profiles: str
-    catalog: str
-    fanout: str
-    ticks: str
-    decisions: str
-    jobs: str
-    delivery: str
-    trigger_metrics: str
-    by_user: str
-    counts: str
-
-    @classmethod
-    def named(cls, prefix: str, app_id: str) -> EngineTopics:
-        def p(name: str) -> str:
-            return topics.prefixed(prefix, name)
-
-        return cls(
-            events=p(topics.BEHAVIOR_EVENTS),
-            profiles=p(topics.USER_PROFILES),
-            catalog=p(topics.CATALOG_UPDATES),
-            fanout=p(f"{app_id}.engine.catalog-fanout"),
-            ticks=p(f"{app_id}.engine.ticks"),
-            decisions=p(topics.NOTIFICATION_DECISIONS),
-            jobs=p(topics.NOTIFICATION_JOBS),
-            delivery=p(topics.NOTIFICATION_DELIVERY),
-            trigger_metrics=p(topics.TRIGGER_METRICS),
-            by_user=p(f"{app_id}.attribution.by-user"),
-            counts=p(f"{app_id}.attribution.counts"),
-        )
 
 
 @lru_cache(maxsize=4096)
@@ -153,10 +118,7 @@ def install(
     attribution_events: str = "touched",
     registry: CollectorRegistry | None = None,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-    batch_size: int = 1000,
-    batch_seconds: float = 0.05,
     tick_seconds: float = 1.0,
-    fast_path: bool = True,
     progress_file: str | None = None,
     cache_mb: int = 256,
 ) -> Runtime:
@@ -208,11 +170,9 @@ def install(
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
         runtime.forget({tp.partition for tp in revoked if tp.topic in sources})  # re-read on next use
 
-    @app.agent(source, name=f"{app.conf.id}.engine")
-    async def run_engine(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_seconds):
-            await process([event.message for event in batch])
-            await write_state()
+    # Fetched batches go to `process` beneath Faust's per-event conductor; `write_state` runs before every commit.
+    routes = fastpath.enable(app)
+    fastpath.subscribe(app, source, f"{app.conf.id}.engine")
 
     async def process(batch: Sequence[fastpath.RecordLike]) -> None:
         out = Outbox()
@@ -231,10 +191,7 @@ def install(
             if out.rekeyed:
                 sent.extend(await rekeyer.send(out.rekeyed))
                 metrics.attribution_events.inc(sum(1 for tag, _, _ in out.rekeyed if tag == EVENT))
-            if fast_path:
-                unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
-            else:
-                await asyncio.gather(*sent)
+            unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
             done = time.time()
             for read_at in out.job_read_at:
                 metrics.event_to_job.observe(done - read_at)
@@ -257,15 +214,9 @@ def install(
         for partition, count in runtime.timer_counts().items():
             metrics.timer_index.labels(str(partition)).set(count)
 
-    routes = None
-    if fast_path:
-        # Fetched batches skip the per-event conductor; state reaches the changelog once per key per commit.
-        routes = fastpath.enable(app)
-        routes.route(sources, process)
-        routes.first.add(names.profiles)
-        routes.flushers.append(write_state)
-    else:
-        fastpath.track_acks(app)  # no offset committed past a message skipped while stopping
+    routes.route(sources, process)
+    routes.first.add(names.profiles)
+    routes.flushers.append(write_state)
 
     @app.agent(catalog, name=f"{app.conf.id}.engine-catalog")
     async def fan_out(stream: faust.StreamT) -> None:
@@ -294,6 +245,6 @@ def install(
     if attribution:
         install_feedback(app, names, metrics, partitions=partitions, max_value_bytes=max_value_bytes, rekeyer=rekeyer,
                          decisions_from_elsewhere=attribution_events == "all",
-                         cfg=analytics, fast_path=routes)  # fmt: skip
+                         cfg=analytics, routes=routes)  # fmt: skip
     install_web(app, registry, metrics, names=set(sources))
     return runtime

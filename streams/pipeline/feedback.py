@@ -7,7 +7,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -17,13 +17,12 @@ from schemas.records import DeadLetter, DeliveryResult, NotificationDecision
 from schemas.topics import dlq_for
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution, attribute, prune
 from streams.analytics.metrics import MetricsBoard
+from streams.fastpath.consumer import BatchRoutes, subscribe
 from streams.fastpath.pack import KeyPartitioner, pack, unpack
 from streams.fastpath.state import in_partition, write_partition
+from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.topics import EngineTopics
 from streams.validation import check_record
-
-if TYPE_CHECKING:
-    from streams.pipeline.agents import EngineTopics
-    from streams.pipeline.metrics import PipelineMetrics
 
 # Windows older than this behind a trigger's newest one no longer change: dropped to bound the board.
 BOARD_RETENTION_MS = 35 * 86_400_000
@@ -216,7 +215,7 @@ class Boards:
                     board = MetricsBoard.from_dict(data) if data else MetricsBoard(self.cfg.window_ms)
                     loaded[key] = board
                     touched[key] = set()
-                    next_offset[key] = int(data.get("o", -1))  # boards the plain agent wrote have none
+                    next_offset[key] = int(data.get("o", -1))
                 if msg.offset < next_offset[key]:
                     continue  # already in the stored board
                 touched[key] |= add_to_board(board, decode_counts(msg.value))
@@ -257,15 +256,12 @@ def install_feedback(
     partitions: int,
     max_value_bytes: int,
     rekeyer: Rekeyer,
+    routes: BatchRoutes,
     cfg: AnalyticsConfig | None = None,
-    batch_size: int = 1000,
-    batch_seconds: float = 0.1,
-    fast_path: Any = None,
     decisions_from_elsewhere: bool = False,
 ) -> None:
-    """Add the three attribution stages: re-key by user, attribute per user, aggregate per trigger.
-
-    With `fast_path` (the BatchRoutes of the app's consumer), the first two run on fetched batches.
+    """Add the three attribution stages on fetched batches: re-key by user, attribute per user, aggregate per
+    trigger (`routes`: the BatchRoutes of the app's consumer).
     `decisions_from_elsewhere`: also re-key notifications.decisions (decisions other workers publish); this
     worker's own decisions reach by-user from the engine, in order with the user's events.
     """
@@ -277,7 +273,6 @@ def install_feedback(
     # internal: Faust creates them (with the app's partition count) when the worker starts
     by_user = app.topic(names.by_user, partitions=partitions, internal=True, **raw)
     counts_topic = app.topic(names.counts, partitions=partitions, internal=True, **raw)
-    out_topic = app.topic(names.trigger_metrics, **raw)
     kinds = {names.decisions: "decisions", names.delivery: "delivery"}
     users = app.Table("attribution", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
     boards = app.Table("trigger-metrics", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
@@ -301,82 +296,26 @@ def install_feedback(
             items.append((OTHER, record.user_id, msg.value))
         return sends + await rekeyer.send(items)
 
-    @app.agent(inputs, name=f"{app.conf.id}.attribution-rekey")
-    async def rekey(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_seconds):
-            sends = await rekey_records([event.message for event in batch])
-            if sends:
-                await asyncio.gather(*sends)
+    async def rekey_batch(batch: Sequence[Any]) -> None:
+        stage.unconfirmed.extend(await rekey_records(batch))
 
-    @app.agent(by_user, name=f"{app.conf.id}.attribution")
-    async def attribute_users(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_seconds):
-            states: dict[str, UserAttribution] = {}
-            last: dict[str, faust.EventT] = {}
-            records = []
-            for event in batch:
-                for _, _, value in unpack(event.value, event.message.key):
-                    try:
-                        record = codec.decode(value)
-                    except SchemaError:
-                        continue  # validated before re-keying; nothing else writes this topic
-                    user_id = record.user_id
-                    if user_id not in states:
-                        stored = users.get(user_id.encode())
-                        states[user_id] = UserAttribution.from_dict(json.loads(stored)) if stored else UserAttribution()
-                    last[user_id] = event
-                    records.append((user_id, record, _time_of(record)))
-            grouped = attribute_batch(states, records, cfg)
-            for trigger_id, counts in grouped.items():
-                for c in counts:
-                    metrics.attribution_counts.labels(c.name).inc()
-                await counts_topic.send(key=trigger_id.encode(), value=encode_counts(counts))
-            # Straight to the producer, awaited: Faust's buffered table writes (`users[key] = ...`) can still sit in
-            # its producer buffer when the offsets are committed (its flush gives up after 0.1 s idle) or the
-            # worker stops, so a restart would read states older than the committed offsets: touches lost.
-            by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-            for user_id, state in states.items():
-                by_partition[last[user_id].message.partition].append((user_id.encode(), encode_state(state)))
-            for partition, items in by_partition.items():
-                await write_partition(users, names.by_user, partition, items)
+    async def attribute_batch_of(batch: Sequence[Any]) -> None:
+        stage.apply(batch[0].partition, batch)
 
-    if fast_path is not None:
-        # The agents above stay subscribed (Faust assigns and commits their topics) but see no events:
-        # fetched batches go to these handlers, and the flush runs before each offset commit.
-        async def rekey_batch(batch: Sequence[Any]) -> None:
-            stage.unconfirmed.extend(await rekey_records(batch))
+    async def aggregate_batch(batch: Sequence[Any]) -> None:
+        totals.apply(batch[0].partition, batch)
 
-        async def attribute_batch_of(batch: Sequence[Any]) -> None:
-            stage.apply(batch[0].partition, batch)
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
+        stage.forget()  # re-read from the recovered tables on next use
+        totals.forget()
 
-        async def aggregate_batch(batch: Sequence[Any]) -> None:
-            totals.apply(batch[0].partition, batch)
-
-        @app.on_partitions_revoked.connect
-        async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
-            stage.forget()  # re-read from the recovered tables on next use
-            totals.forget()
-
-        fast_path.route(rekeyed_topics, rekey_batch)
-        fast_path.route([names.by_user], attribute_batch_of)
-        fast_path.route([names.counts], aggregate_batch)
-        fast_path.flushers.extend([stage.flush, totals.flush])
-
-    @app.agent(counts_topic, name=f"{app.conf.id}.trigger-metrics")
-    async def aggregate(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            key, offset, partition = event.message.key, event.message.offset, event.message.partition
-            stored = boards.get(key)
-            data = json.loads(stored) if stored else {}
-            if offset < int(data.get("o", -1)):
-                continue  # redelivered after a crash: already in the stored board (as the batch handler does)
-            board = MetricsBoard.from_dict(data) if data else MetricsBoard(cfg.window_ms)
-            touched = add_to_board(board, decode_counts(event.value))
-            now_ms = int(time.time() * 1000)
-            for record in board.records(now_ms, touched):
-                out_key = f"{record.trigger_id}|{record.variant}|{record.window_start_ms}".encode()
-                await out_topic.send(key=out_key, value=codec.encode(record))
-                metrics.trigger_metrics_out.inc()
-            # unbuffered, like the states above: durable before the offset commit that follows
-            value = _encode_json({**board.to_dict(), "o": offset + 1})
-            await write_partition(boards, names.counts, partition, [(key, value)])
+    # Faust assigns and commits these topics; their fetched batches go to the handlers, the flushes run before
+    # each offset commit.
+    subscribe(app, inputs, f"{app.conf.id}.attribution-rekey")
+    subscribe(app, by_user, f"{app.conf.id}.attribution")
+    subscribe(app, counts_topic, f"{app.conf.id}.trigger-metrics")
+    routes.route(rekeyed_topics, rekey_batch)
+    routes.route([names.by_user], attribute_batch_of)
+    routes.route([names.counts], aggregate_batch)
+    routes.flushers.extend([stage.flush, totals.flush])

@@ -48,7 +48,6 @@ def test_sigkill_between_flushes_loses_nothing(
     expected = oracle(rows)
     replay.produce(rows)
     progress = tmp_path / "progress.json"
-    monkeypatch.setenv("NUDGE_FAST_PATH", "true")
     monkeypatch.setenv("NUDGE_PROGRESS_FILE", str(progress))
     first = replay.start_worker("w1", identity="worker-0")
     deadline = time.monotonic() + 120
@@ -67,15 +66,3 @@ def test_sigkill_between_flushes_loses_nothing(
     # changed a state and some were processed twice (a write per event would give more than len(rows)).
     users = len({r.user for r in rows})
     assert users <= changelog_records(replay.bootstrap, replay.app_id) < len(rows)
-
-
-def test_the_plain_agent_path_gives_the_same_firings(
-    replay: Replay, taobao_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rows, _ = load_rows(taobao_file, limit=SUBSET)
-    expected = oracle(rows)
-    replay.produce(rows)
-    monkeypatch.setenv("NUDGE_FAST_PATH", "false")
-    replay.start_worker("w1")
-    jobs = replay.read_jobs(len(expected), timeout=240)
-    assert {(j.user_id, j.created_at_ms) for j in jobs} == expected

@@ -1,4 +1,4 @@
-"""Attribution across a restart mid-stream: every count arrives exactly once (fast path killed, plain path stopped)."""
+"""Attribution across a restart mid-stream: every count arrives exactly once (killed, or stopped)."""
 
 from __future__ import annotations
 
@@ -69,28 +69,15 @@ def processed(path: Path) -> int:
         return 0
 
 
-PLAIN_PATH_LOSS = pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: the plain Faust agent path (NUDGE_FAST_PATH=false, not the default) loses a few "
-    "attribution counts across a restart in some runs (2 of 4 CI runs). Traced to Faust's consumer: after recovery "
-    "it resumes partitions before its seek to the committed offsets completes, so records are delivered twice and "
-    "acks go missing, and Consumer._new_offset commits past a one-message hole at the committed offset "
-    "(min(acked) - committed > 1). The default fast path tracks its own offsets and is exact",
-)
-
-
-@pytest.mark.parametrize(
-    ("fast_path", "sig"), [("true", signal.SIGKILL), pytest.param("false", signal.SIGTERM, marks=PLAIN_PATH_LOSS)]
-)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_a_restart_mid_stream_neither_loses_nor_double_counts(
-    worker: Worker, tmp_path: Path, fast_path: str, sig: signal.Signals
+    worker: Worker, tmp_path: Path, sig: signal.Signals
 ) -> None:
     progress = tmp_path / "progress.json"
     # One stable group identity and address for both runs, as a pod restarted in place has: no wait for the old
     # session to expire. The broker hands the rejoining member its previous assignment, whose Faust metadata
     # carries the previous web URL; Faust's assignor asserts it is its own, so the port must not change either.
     env = {
-        "NUDGE_FAST_PATH": fast_path,
         "NUDGE_PROGRESS_FILE": str(progress),
         "NUDGE_GROUP_INSTANCE_ID": "worker-0",
         "NUDGE_WEB_PORT": str(free_port()),
@@ -126,7 +113,6 @@ def test_a_restart_mid_stream_neither_loses_nor_double_counts(
             assert all(s <= e for s, e in zip(counts, expected[variant], strict=True)), (variant, counts)
         return seen == expected
 
-    # the plain path's known loss never settles: do not spend the fast path's generous wait on it
-    worker.wait_for("every count after the restart", settled, timeout=180 if fast_path == "true" else 90)
+    worker.wait_for("every count after the restart", settled, timeout=180)
     time.sleep(4)  # longer than a commit interval: nothing redone later adds to a count
     assert funnel(worker) == expected

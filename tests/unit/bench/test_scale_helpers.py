@@ -89,7 +89,7 @@ def test_comparisons_state_the_ratio_and_the_target() -> None:
     results = [
         Result("raw confluent-kafka consumer + decode", "limit", "events/s", [40_000]),
         Result(comparisons.QUIX_STATEFUL + " (...)", "quix", "events/s", [10_000, 12_000, 8_000]),
-        Result("Nudge worker, fast path (full ...)", "nudge", "events/s", [12_000]),
+        Result("Nudge worker (full ...)", "nudge", "events/s", [12_000]),
     ]
     assert comparisons.lines(results)[2:] == [
         "- Full Nudge worker vs Quix Streams stateful: 1.20x (target >= 2x: not met).",

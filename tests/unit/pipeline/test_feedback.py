@@ -15,7 +15,6 @@ from schemas.records import BehaviorEvent
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.pack import pack
-from streams.pipeline.agents import EngineTopics
 from streams.pipeline.feedback import (
     BOARD_RETENTION_MS,
     EVENT,
@@ -29,6 +28,7 @@ from streams.pipeline.feedback import (
     encode_state,
 )
 from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.topics import EngineTopics
 from tests.support.records import decision, delivery, event
 
 CFG = AnalyticsConfig()
