@@ -7,9 +7,10 @@ import contextlib
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from faust.streams import _current_event  # the context Faust's table and stores read the partition from
+from faust.types import TP
 
 
 @dataclass(frozen=True)
@@ -78,28 +79,20 @@ def _record_persisted(table: Any, fut: asyncio.Future) -> None:
         table._on_changelog_sent(fut)
 
 
-async def send_changelog(
-    table: Any, source_topic: str, partition: int, writes: Iterable[tuple[bytes, bytes | None]]
-) -> int:
-    """Send writes already applied to a partition's store to the table's changelog (None: a tombstone);
-    return the count.
+async def send_changelog(table: Any, partition: int, writes: list[tuple[bytes, bytes | None]]) -> list[asyncio.Future]:
+    """Send writes already applied to a partition's store to the table's changelog (None: a tombstone), as
+    whole record batches; returns their futures (the commit that follows waits for them).
 
-    The same bytes, topic and partition Faust would send, so its recovery reads them back unchanged. The offset
-    commit that follows waits for the producer; the last record's acknowledged offset is recorded in the store
-    as Faust does for its own writes, so a restart on the kept store reads only the changelog after it.
+    The same bytes, topic and partition Faust would send, so its recovery reads them back unchanged. Once the
+    last batch is acknowledged its last offset is recorded in the store as Faust does for its own writes, so a
+    restart on the kept store reads only the changelog after it.
     """
-    send = table.app.producer.send
+    if not writes:
+        return []
     changelog = table.changelog_topic.get_topic_name()
-    last: asyncio.Future | None = None
-    sent = 0
-    marker = PartitionMarker(source_topic, partition)
-    token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
-    try:
-        for key, value in writes:
-            last = await send(changelog, key, value, partition, None, None)
-            sent += 1
-    finally:
-        _current_event.reset(token)
-    if last is not None:  # a partition's records are acknowledged in order: the last has the highest offset
-        last.add_done_callback(lambda fut: _record_persisted(table, fut))
-    return sent
+    tp = TP(changelog, partition)
+
+    def persisted(offset: int) -> None:
+        table.data.set_persisted_offset(tp, offset)
+
+    return cast(list[asyncio.Future], await table.app.producer.send_records(changelog, partition, writes, persisted))

@@ -28,7 +28,7 @@ from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.runtime import Runtime
 from streams.pipeline.topics import EngineTopics
 from streams.pipeline.web import install_web
-from streams.state.faust_stores import partition_db, store_url
+from streams.state.faust_stores import partition_db, store_url, table_options
 from streams.state.keys import USER
 from streams.validation import DEFAULT_MAX_VALUE_BYTES, check_record
 
@@ -144,7 +144,7 @@ def install(
     # Each partition's store holds the users' records and the indexes (timers, fan-out) as ordered keys: RocksDB
     # in production, the ordered memory store for memory:// apps. Faust owns the changelog and its recovery.
     table = app.Table("engine-state", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
-                      store=store_url(app.conf.store))  # fmt: skip
+                      store=store_url(app.conf.store), options=table_options(app.conf.store))  # fmt: skip
     engine = Engine(catalogue)
     analytics = AnalyticsConfig()  # one config: which events attribution needs, and its own windows
     runtime = Runtime(
@@ -206,11 +206,14 @@ def install(
             pending = unconfirmed[:]
             unconfirmed.clear()
             await asyncio.gather(*pending)
+        sent = []
         for partition, writes in runtime.checkpoint().items():
             for key, value in writes:
                 if value and key[:1] == USER:
                     metrics.state_bytes.observe(len(value))
-            await send_changelog(table, names.events, partition, writes)
+            sent += await send_changelog(table, partition, writes)
+        if sent:
+            await asyncio.gather(*sent)  # durable before Faust commits the offsets that produced it
         for partition, count in runtime.timer_counts().items():
             metrics.timer_index.labels(str(partition)).set(count)
 

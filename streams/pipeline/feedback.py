@@ -22,6 +22,7 @@ from streams.fastpath.pack import KeyPartitioner, pack, unpack
 from streams.fastpath.state import in_partition, write_partition
 from streams.pipeline.metrics import PipelineMetrics
 from streams.pipeline.topics import EngineTopics
+from streams.state.faust_stores import table_options
 from streams.validation import check_record
 
 # Windows older than this behind a trigger's newest one no longer change: dropped to bound the board.
@@ -274,8 +275,11 @@ def install_feedback(
     by_user = app.topic(names.by_user, partitions=partitions, internal=True, **raw)
     counts_topic = app.topic(names.counts, partitions=partitions, internal=True, **raw)
     kinds = {names.decisions: "decisions", names.delivery: "delivery"}
-    users = app.Table("attribution", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
-    boards = app.Table("trigger-metrics", default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+    small = table_options(app.conf.store, small=True)
+    users = app.Table("attribution", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                      options=dict(small))  # fmt: skip
+    boards = app.Table("trigger-metrics", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                       options=dict(small))  # fmt: skip
     stage = Attribution(app, users, names, metrics, cfg)
     totals = Boards(app, boards, names, metrics, cfg)
 

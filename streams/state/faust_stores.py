@@ -17,6 +17,12 @@ from faust.types import TP, EventT
 from streams.state.db import MemoryDB, PartitionDB, RocksPartition
 
 ORDERED_MEMORY = "ordered-memory"  # the table store URL scheme, for memory:// apps (tests, the demo)
+MB = 1024 * 1024
+# RocksDB's own memory per partition database: Faust's defaults (a 2 GiB block cache and three 64 MiB write
+# buffers for each of every table's partitions) let one worker's RSS grow by gigabytes; the record cache above
+# the store is what keeps hot users decoded, so the databases need only modest buffers of their own.
+ROCKSDB_OPTIONS = {"write_buffer_size": 16 * MB, "max_write_buffer_number": 2, "block_cache_size": 32 * MB}
+SMALL_ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MB, "max_write_buffer_number": 2, "block_cache_size": 8 * MB}
 
 
 class OrderedMemoryStore(SerializedStore):
@@ -106,6 +112,13 @@ class OrderedMemoryStore(SerializedStore):
 
 
 STORES.aliases.setdefault(ORDERED_MEMORY, f"{__name__}:OrderedMemoryStore")
+
+
+def table_options(app_store: str, *, small: bool = False) -> dict[str, int]:
+    """Store options of a table: RocksDB's memory bounds (none for memory stores)."""
+    if str(app_store).startswith("memory:"):
+        return {}
+    return dict(SMALL_ROCKSDB_OPTIONS if small else ROCKSDB_OPTIONS)
 
 
 def store_url(app_store: str) -> str | None:
