@@ -27,6 +27,12 @@ _REASONS = {
 RESET_AFTER_S = 0.3
 
 
+def close_soon(transport: asyncio.BaseTransport) -> None:
+    """A graceful close (what a front end does after GOAWAY): the client reads what was written, then the socket
+    closes. Closing at once would let the client's next write meet a reset that discards unread answers."""
+    asyncio.get_running_loop().call_later(RESET_AFTER_S, transport.close)
+
+
 def reset_soon(transport: asyncio.BaseTransport) -> None:
     """Stop answering now; reset the connection (TCP RST) once what was written had time to be read."""
     asyncio.get_running_loop().call_later(RESET_AFTER_S, abort_with_reset, transport)
@@ -141,7 +147,7 @@ class Http1Protocol(asyncio.Protocol):
         if how == RESET:
             reset_soon(self.transport)
         else:
-            self.transport.close()
+            close_soon(self.transport)
 
     def _fail(self, status: int) -> None:
         self.closing = True

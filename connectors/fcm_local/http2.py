@@ -11,7 +11,7 @@ import h2.exceptions
 import h2.settings
 
 from connectors.fcm_local.core import RESET, FcmCore, Reply
-from connectors.fcm_local.http1 import reset_soon
+from connectors.fcm_local.http1 import close_soon, reset_soon
 
 # Google's front ends allow 100 concurrent streams per connection: a client must queue or open more.
 MAX_CONCURRENT_STREAMS = 100
@@ -133,7 +133,7 @@ class Http2Protocol(asyncio.Protocol):
         # GOAWAY: every stream after the last one answered was not processed; the client may retry them.
         self.conn.close_connection(last_stream_id=self.last_answered)
         self._send()
-        self.transport.close()
+        close_soon(self.transport)
 
     def _send(self) -> None:
         data = self.conn.data_to_send()
