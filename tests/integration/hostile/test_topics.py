@@ -13,7 +13,7 @@ import redis
 from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
-from schemas.records import BehaviorEvent, DeadLetter, DeviceToken, NotificationJob
+from schemas.records import BehaviorEvent, DeadLetter, DeviceToken, NotificationJob, UserProfile
 from streams.validation import check_record
 from tests.integration.hostile.counts import COUNTS
 from tests.integration.hostile.payloads import CLASSES, payloads
@@ -87,6 +87,9 @@ def test_engine_topics_dead_letter_garbage_and_keep_flowing(kafka_bootstrap, kaf
                 producer.produce(prefix + topic, value, key=b"k%d" % i, partition=i % PARTITIONS)
         users = key_per_partition("sentinel", PARTITIONS)  # a user id per partition: each must still flow
         for p, user in enumerate(users):  # after the garbage, on every partition: a valid event that fires at once
+            # With its profile, as a real signup has: welcome otherwise waits (in event time) for the user's name.
+            profile = UserProfile(user_id=user, first_name="Ada", updated_at_ms=now)
+            producer.produce(prefix + "user.profiles", encode(profile), key=user.encode(), partition=p)
             ok = BehaviorEvent(event_id=f"{user}-signup", user_id=user, type="signup", event_time_ms=now)
             producer.produce(prefix + "behavior.events", encode(ok), key=user.encode(), partition=p)
         assert producer.flush(30) == 0
