@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectors.delivery.metrics import DeliveryMetrics
-from connectors.delivery.policy import Verdict, backoff_ms, verdict
-from connectors.delivery.providers.base import Outcome, Provider, Send
+from connectors.delivery.prometheus import DeliveryMetrics
+from connectors.delivery.providers.base import Provider, Send, SendResult
+from connectors.delivery.verdicts import Verdict, backoff_ms, verdict
 from connectors.stores.idempotency import IdempotencyStore
 from connectors.stores.ratelimit import RateLimiter
 from connectors.stores.tokens import Device, TokenStore
@@ -178,8 +178,8 @@ class Deliverer:
         if self.crash_after_send:
             os._exit(17)  # test hook: die after the provider accepted, before any marker or commit
         sent, released, gone = [], [], []
-        retry_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
-        fatal_by_job: dict[str, tuple[WorkItem, list[str], list[Outcome]]] = {}
+        retry_by_job: dict[str, tuple[WorkItem, list[str], list[SendResult]]] = {}
+        fatal_by_job: dict[str, tuple[WorkItem, list[str], list[SendResult]]] = {}
         for (item, device, _, ttl), outcome in zip(chunk, outcomes, strict=True):
             th = device.token_hash
             v = verdict(outcome.ok, outcome.error_code)
@@ -208,11 +208,13 @@ class Deliverer:
         for item, hashes, outcomes_ in retry_by_job.values():
             self._schedule(item, hashes, outcomes_, out)
 
-    def _retry_record(self, item: WorkItem, attempt: int, hashes: list[str], last: Outcome, due: int = 0) -> JobRetry:
+    def _retry_record(
+        self, item: WorkItem, attempt: int, hashes: list[str], last: SendResult, due: int = 0
+    ) -> JobRetry:
         error = f"{last.error_code}: {last.detail}" if last.detail else last.error_code
         return JobRetry(job=item.job, attempt=attempt, due_at_ms=due, last_error=error, token_hashes=sorted(hashes))
 
-    def _schedule(self, item: WorkItem, hashes: list[str], outcomes: list[Outcome], out: Outputs) -> None:
+    def _schedule(self, item: WorkItem, hashes: list[str], outcomes: list[SendResult], out: Outputs) -> None:
         now = self.clock()
         retry_after = max((o.retry_after_s or 0.0 for o in outcomes), default=0.0) or None
         delay = backoff_ms(item.attempt, self.retry.base_ms, self.retry.cap_ms, retry_after, self.rng)

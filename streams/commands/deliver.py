@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 
 from connectors.delivery.errors import ProviderConfigError
 from connectors.delivery.http import start_http
-from connectors.delivery.metrics import build_metrics
 from connectors.delivery.pipeline import Deliverer, RetryPolicy
+from connectors.delivery.prometheus import build_metrics
 from connectors.delivery.providers.base import Provider
 from connectors.delivery.providers.console import ConsoleProvider
 from connectors.delivery.providers.fcm import FcmProvider

@@ -9,9 +9,9 @@ import faust
 from faust.cli import argument, option
 
 from streams.decisions import load_config
-from streams.decisions.errors import ConfigError as DecisionConfigError
+from streams.decisions.errors import DecisionConfigError
 from streams.engine.config import load_catalogue
-from streams.engine.errors import ConfigError
+from streams.engine.errors import TriggerConfigError
 from streams.pipeline.agents import install
 from streams.pipeline.errors import StartupError
 from streams.pipeline.firings import policies
@@ -25,7 +25,7 @@ def validate_file(path: str) -> list[str]:
         load_catalogue(Path(path).read_text())
     except OSError as exc:
         return [f"{path}: {exc.strerror or exc}"]
-    except ConfigError as exc:
+    except TriggerConfigError as exc:
         return exc.errors
     return []
 
@@ -35,7 +35,7 @@ def validate_copy(triggers_path: str, decisions_path: str) -> tuple[list[Preview
     try:
         catalogue = load_catalogue(Path(triggers_path).read_text())
         config = load_config(decisions_path)
-    except (OSError, ConfigError, DecisionConfigError) as exc:
+    except (OSError, TriggerConfigError, DecisionConfigError) as exc:
         return [], [str(exc)]
     previews = preview(catalogue, config)
     errors = [
@@ -77,9 +77,9 @@ def register(app: faust.App, settings: Settings) -> None:
         catalogue = load_catalogue(Path(settings.triggers_file).read_text())
         config = load_config(settings.decisions_file)
         policies(catalogue)
-    except (OSError, ConfigError, DecisionConfigError, StartupError) as exc:
+    except (OSError, TriggerConfigError, DecisionConfigError, StartupError) as exc:
         problem = exc
-        source = settings.triggers_file if isinstance(exc, OSError | ConfigError | StartupError) else ""
+        source = settings.triggers_file if isinstance(exc, OSError | TriggerConfigError | StartupError) else ""
 
         @app.task
         async def refuse_to_run() -> None:

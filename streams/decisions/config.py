@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from streams.decisions.errors import ConfigError
+from streams.decisions.errors import DecisionConfigError
 from streams.decisions.templates import TemplateSet, load_templates
 from streams.engine import durations
 
@@ -118,14 +118,14 @@ def parse_duration(value: Any, key: str) -> int:
     try:
         return durations.parse_duration(value)
     except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
+        raise DecisionConfigError(f"{key}: {exc}") from None
 
 
 def parse_clock(value: Any, key: str) -> int:
     """Minutes after midnight from "HH:MM"."""
     match = _CLOCK.match(str(value).strip())
     if not match:
-        raise ConfigError(f"{key}: expected a local time HH:MM, got {value!r}")
+        raise DecisionConfigError(f"{key}: expected a local time HH:MM, got {value!r}")
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
@@ -133,9 +133,9 @@ def _pct(value: Any, key: str) -> float:
     try:
         pct = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected a percentage, got {value!r}") from None
+        raise DecisionConfigError(f"{key}: expected a percentage, got {value!r}") from None
     if not 0 <= pct <= 100:
-        raise ConfigError(f"{key}: a percentage is between 0 and 100, got {value!r}")
+        raise DecisionConfigError(f"{key}: a percentage is between 0 and 100, got {value!r}")
     return pct
 
 
@@ -143,10 +143,10 @@ def _cap(raw: Any, key: str) -> Cap | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or "max" not in raw or "per" not in raw:
-        raise ConfigError(f"{key}: expected {{max: N, per: 24h}}, got {raw!r}")
+        raise DecisionConfigError(f"{key}: expected {{max: N, per: 24h}}, got {raw!r}")
     max_count = raw["max"]
     if not isinstance(max_count, int) or isinstance(max_count, bool) or max_count < 1:
-        raise ConfigError(f"{key}.max: expected a positive integer, got {max_count!r}")
+        raise DecisionConfigError(f"{key}.max: expected a positive integer, got {max_count!r}")
     return Cap(max_count, parse_duration(raw["per"], f"{key}.per"))
 
 
@@ -154,14 +154,14 @@ def _hour(raw: Any, key: str) -> int | None:
     if raw is None:
         return None
     if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 23:
-        raise ConfigError(f"{key}: expected an hour 0-23, got {raw!r}")
+        raise DecisionConfigError(f"{key}: expected an hour 0-23, got {raw!r}")
     return raw
 
 
 def _variant(name: str, raw: dict[str, Any], key: str) -> Variant:
     weight = raw.get("weight", 1)
     if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-        raise ConfigError(f"{key}.weight: expected a positive number, got {weight!r}")
+        raise DecisionConfigError(f"{key}.weight: expected a positive number, got {weight!r}")
     return Variant(
         name=name,
         weight=float(weight),
@@ -180,10 +180,10 @@ def _variant(name: str, raw: dict[str, Any], key: str) -> Variant:
 def _trigger(trigger_id: str, raw: dict[str, Any], default_holdout: float) -> TriggerPolicy:
     key = f"triggers.{trigger_id}"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {raw!r}")
+        raise DecisionConfigError(f"{key}: expected a mapping, got {raw!r}")
     raw_variants = raw.get("variants") or {"default": {}}
     if not isinstance(raw_variants, dict):
-        raise ConfigError(f"{key}.variants: expected a mapping of name -> settings")
+        raise DecisionConfigError(f"{key}.variants: expected a mapping of name -> settings")
     variants = tuple(_variant(str(n), v or {}, f"{key}.variants.{n}") for n, v in raw_variants.items())
     return TriggerPolicy(
         trigger_id=trigger_id,
@@ -206,9 +206,9 @@ def _trigger(trigger_id: str, raw: dict[str, Any], default_holdout: float) -> Tr
 
 
 def parse_config(raw: dict[str, Any]) -> DecisionConfig:
-    """Build the config from its YAML mapping; a bad value raises ConfigError naming its key."""
+    """Build the config from its YAML mapping; a bad value raises DecisionConfigError naming its key."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"decision config: expected a mapping, got {type(raw).__name__}")
+        raise DecisionConfigError(f"decision config: expected a mapping, got {type(raw).__name__}")
     budget_raw = raw.get("budget", {}) or {}
     budget = Budget(
         cap=_cap({"max": budget_raw.get("max", 3), "per": budget_raw.get("per", "24h")}, "budget") or Cap(3, DAY_MS),
@@ -224,18 +224,18 @@ def parse_config(raw: dict[str, Any]) -> DecisionConfig:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"default_time_zone: unknown IANA zone {zone!r}") from None
+        raise DecisionConfigError(f"default_time_zone: unknown IANA zone {zone!r}") from None
     policy = raw.get("on_budget_short", "defer")
     if policy not in ("defer", "drop"):
-        raise ConfigError(f"on_budget_short: expected 'defer' or 'drop', got {policy!r}")
+        raise DecisionConfigError(f"on_budget_short: expected 'defer' or 'drop', got {policy!r}")
     holdout = _pct(raw.get("default_holdout_pct", 5), "default_holdout_pct")
     triggers_raw = raw.get("triggers", {}) or {}
     if not isinstance(triggers_raw, dict):
-        raise ConfigError("triggers: expected a mapping of trigger id -> policy")
+        raise DecisionConfigError("triggers: expected a mapping of trigger id -> policy")
     limits = raw.get("limits", {}) or {}
     currency = str(raw.get("default_currency", "EUR"))
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ConfigError(f"default_currency: expected an ISO 4217 code like EUR, got {currency!r}")
+        raise DecisionConfigError(f"default_currency: expected an ISO 4217 code like EUR, got {currency!r}")
     return DecisionConfig(
         budget=budget,
         quiet_hours=quiet,
@@ -260,8 +260,8 @@ def load_config(path: str | Path) -> DecisionConfig:
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read decision config: {exc}") from None
+        raise DecisionConfigError(f"{path}: cannot read decision config: {exc}") from None
     try:
         return parse_config(raw or {})
-    except ConfigError as exc:
+    except DecisionConfigError as exc:
         raise type(exc)(f"{path}: {exc}") from None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.records import UserProfile
-from streams.decisions.model import Firing
+from streams.decisions.model import Candidate
 
 
 class Fields(dict[str, Any]):
@@ -38,7 +38,7 @@ def _line_total(lines: Sequence[dict[str, Any]]) -> float:
 
 
 def template_context(
-    firing: Firing, profile: UserProfile | None, discount_code: str | None, default_currency: str
+    firing: Candidate, profile: UserProfile | None, discount_code: str | None, default_currency: str
 ) -> dict[str, Any]:
     """Every variable a template may use (see templates.KNOWN_VARIABLES)."""
     cart = [Fields(line) for line in firing.cart]

@@ -5,11 +5,11 @@ class DecisionError(Exception):
     """Root of every decision-layer error."""
 
 
-class ConfigError(DecisionError):
+class DecisionConfigError(DecisionError):
     """The decision config (budgets, quiet hours, experiments) is invalid; fix the named key."""
 
 
-class TemplateLoadError(ConfigError):
+class TemplateLoadError(DecisionConfigError):
     """A template does not compile or uses unknown variables; fix the named trigger/variant/locale."""
 
 

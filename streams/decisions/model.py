@@ -9,7 +9,7 @@ from schemas.records import NotificationDecision, NotificationJob
 
 
 @dataclass(frozen=True, slots=True)
-class Firing:
+class Candidate:
     """A trigger that fired for one user: the engine's input to `decide`.
 
     `firing_id` is unique per trigger instance (e.g. "cart_abandoned:u1:cart-9"); job ids derive from it,
@@ -53,7 +53,7 @@ class Firing:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Firing:
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
         return cls(**data)
 
 
@@ -87,7 +87,7 @@ class Pending:
     """A deferred job waiting for its timer."""
 
     job_id: str
-    firing: Firing
+    firing: Candidate
     variant: str
     due_at_ms: int
     not_after_ms: int
@@ -130,7 +130,7 @@ class DecisionState:
             pending=tuple(
                 Pending(
                     job_id=p["job_id"],
-                    firing=Firing.from_dict(p["firing"]),
+                    firing=Candidate.from_dict(p["firing"]),
                     variant=p["variant"],
                     due_at_ms=int(p["due_at_ms"]),
                     not_after_ms=int(p["not_after_ms"]),

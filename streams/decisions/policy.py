@@ -12,12 +12,12 @@ from streams.decisions.experiments import HOLDOUT, assign, variant_cap
 from streams.decisions.frequency import check_caps, record_send, reeligible
 from streams.decisions.ids import decision_id_for, job_id_for, timer_key_for
 from streams.decisions.localtime import next_send_hour, quiet_hours_end, zone_for
-from streams.decisions.model import DecisionState, Firing, Outcome, Pending, TimerRequest
+from streams.decisions.model import Candidate, DecisionState, Outcome, Pending, TimerRequest
 from streams.decisions.templates import fit_payload, render_message, truncate
 
 
 def _decision(
-    firing: Firing,
+    firing: Candidate,
     job_id: str,
     variant: str | None,
     outcome: str,
@@ -42,7 +42,7 @@ def _decision(
 
 
 def opt_out_reason(
-    profile: UserProfile | None, policy: TriggerPolicy, firing: Firing, config: DecisionConfig
+    profile: UserProfile | None, policy: TriggerPolicy, firing: Candidate, config: DecisionConfig
 ) -> str | None:
     """Why the user's own preferences forbid this push, or None."""
     if profile is None:
@@ -60,7 +60,7 @@ def opt_out_reason(
 
 
 def _job(
-    firing: Firing,
+    firing: Candidate,
     variant: str,
     job_id: str,
     not_after_ms: int,
@@ -150,7 +150,7 @@ def _defer(state: DecisionState, pending: Pending, config: DecisionConfig, now_m
 
 
 def _attempt(
-    firing: Firing,
+    firing: Candidate,
     variant: str,
     profile: UserProfile | None,
     state: DecisionState,
@@ -226,7 +226,7 @@ def _attempt(
 
 
 def decide(
-    firing: Firing, profile: UserProfile | None, state: DecisionState, config: DecisionConfig, now_ms: int
+    firing: Candidate, profile: UserProfile | None, state: DecisionState, config: DecisionConfig, now_ms: int
 ) -> Outcome:
     """Decide what happens to a firing: returns (new state, decisions, jobs to send, timer requests)."""
     policy = config.policy(firing.trigger_id)

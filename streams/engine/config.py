@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from streams.engine.durations import parse_duration
-from streams.engine.errors import ConfigError
+from streams.engine.errors import TriggerConfigError
 
 KINDS = ("event", "absence", "inactivity", "milestone", "sequence", "recommendation")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte")
@@ -319,10 +319,10 @@ _KIND_READERS = {
 
 
 def parse_catalogue(data: Any) -> Catalogue:
-    """Build a catalogue from parsed YAML, or raise ConfigError listing every error."""
+    """Build a catalogue from parsed YAML, or raise TriggerConfigError listing every error."""
     r = _Reader()
     if not isinstance(data, dict) or not isinstance(data.get("triggers"), list):
-        raise ConfigError(["triggers: expected a list of triggers"])
+        raise TriggerConfigError(["triggers: expected a list of triggers"])
     triggers: list[Trigger] = []
     seen: set[str] = set()
     for i, node in enumerate(data["triggers"]):
@@ -334,14 +334,14 @@ def parse_catalogue(data: Any) -> Catalogue:
         seen.add(trigger.id)
         triggers.append(trigger)
     if r.errors:
-        raise ConfigError(r.errors)
+        raise TriggerConfigError(r.errors)
     return Catalogue(tuple(triggers))
 
 
 def load_catalogue(text: str) -> Catalogue:
-    """Parse YAML text into a catalogue, or raise ConfigError."""
+    """Parse YAML text into a catalogue, or raise TriggerConfigError."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([f"yaml: {exc}"]) from exc
+        raise TriggerConfigError([f"yaml: {exc}"]) from exc
     return parse_catalogue(data)

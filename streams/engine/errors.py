@@ -7,7 +7,7 @@ class EngineError(Exception):
     """Root of every trigger-engine error."""
 
 
-class ConfigError(EngineError):
+class TriggerConfigError(EngineError):
     """A trigger catalogue is invalid; `errors` lists every problem with its path."""
 
     def __init__(self, errors: list[str]) -> None:

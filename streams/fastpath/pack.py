@@ -31,7 +31,7 @@ class KeyPartitioner:
         return partition
 
 
-def pack(entries: Iterable[tuple[int, bytes, bytes]], chunk_bytes: int = CHUNK_BYTES) -> list[bytes]:
+def pack_entries(entries: Iterable[tuple[int, bytes, bytes]], chunk_bytes: int = CHUNK_BYTES) -> list[bytes]:
     """(tag, key, value) entries after MAGIC, split so no message grows past `chunk_bytes` (one entry may).
 
     The tag (0-255) and key are the caller's: a reader can skip a value without decoding it.
@@ -54,7 +54,7 @@ def pack(entries: Iterable[tuple[int, bytes, bytes]], chunk_bytes: int = CHUNK_B
     return out
 
 
-def unpack(message: bytes, key: bytes | None = None) -> list[tuple[int, bytes, bytes]]:
+def unpack_entries(message: bytes, key: bytes | None = None) -> list[tuple[int, bytes, bytes]]:
     """The (tag, key, value) entries of a packed message; any other message is one entry (tag 0, `key`)."""
     if not message.startswith(MAGIC):
         return [(0, key or b"", message)]

@@ -24,7 +24,7 @@ from streams.fastpath.progress import ProgressFile
 from streams.fastpath.state import send_changelog
 from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback
 from streams.pipeline.firings import policies
-from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.prometheus import PipelineMetrics
 from streams.pipeline.runtime import Runtime
 from streams.pipeline.topics import EngineTopics
 from streams.pipeline.web import install_web

@@ -18,9 +18,9 @@ from schemas.topics import dlq_for
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution, attribute, prune
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.consumer import BatchRoutes, subscribe
-from streams.fastpath.pack import KeyPartitioner, pack, unpack
+from streams.fastpath.pack import KeyPartitioner, pack_entries, unpack_entries
 from streams.fastpath.state import in_partition, write_partition
-from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.prometheus import PipelineMetrics
 from streams.pipeline.topics import EngineTopics
 from streams.state.faust_stores import table_options
 from streams.validation import check_record
@@ -97,7 +97,7 @@ class Rekeyer:
         return [
             await send(self.topic, None, message, partition, None, None)
             for partition, values in by_partition.items()
-            for message in pack(values)
+            for message in pack_entries(values)
         ]
 
 
@@ -128,7 +128,7 @@ class Attribution:
         names: Counter[str] = Counter()
         with in_partition(self.source, partition):
             for msg in messages:
-                for tag, key, value in unpack(msg.value, msg.key):
+                for tag, key, value in unpack_entries(msg.value, msg.key):
                     user_id = key.decode()
                     state = states.get(user_id)
                     if state is None:

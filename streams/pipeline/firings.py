@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streams.decisions import Firing as DecisionFiring
+from streams.decisions import Candidate
 from streams.engine.config import Catalogue, Trigger
 from streams.engine.durations import parse_duration
 from streams.engine.firing import Firing
@@ -56,7 +56,7 @@ def cancel_prefix(trigger_id: str, user_id: str) -> str:
     return f"{trigger_id}:{user_id}:"
 
 
-def to_decision(firing: Firing, trigger: Trigger, policy: Policy, personal: Personal | None = None) -> DecisionFiring:
+def to_decision(firing: Firing, trigger: Trigger, policy: Policy, personal: Personal | None = None) -> Candidate:
     """The decision layer's view of an engine firing (same deterministic firing id), with what its copy shows."""
     personal = personal or Personal()
     cancel_key = None
@@ -64,7 +64,7 @@ def to_decision(firing: Firing, trigger: Trigger, policy: Policy, personal: Pers
         # absence instances are "<correlation>@<due>": a stop with that correlation cancels only its reminder
         scope = firing.instance.rsplit("@", 1)[0] if trigger.kind == "absence" else trigger.kind
         cancel_key = cancel_prefix(trigger.id, firing.user_id) + scope
-    return DecisionFiring(
+    return Candidate(
         firing_id=firing.id,
         user_id=firing.user_id,
         trigger_id=firing.trigger_id,

@@ -9,8 +9,7 @@ from typing import Any
 
 from schemas.codec import from_json, to_json
 from schemas.records import UserProfile
-from streams.decisions import DecisionState
-from streams.decisions import Firing as DecisionFiring
+from streams.decisions import Candidate, DecisionState
 from streams.engine.state import UserState
 
 Saved = tuple[int | None, int | None, frozenset[str]]  # what the store's indexes hold: engine due, decision due, keys
@@ -63,7 +62,7 @@ class Side:
     decisions: DecisionState = field(default_factory=DecisionState)
     profile: UserProfile | None = None
     timers: dict[str, int] = field(default_factory=dict)  # decision timer key -> due, from TimerRequests
-    awaiting: list[DecisionFiring] = field(default_factory=list)  # firings decided once the profile is read
+    awaiting: list[Candidate] = field(default_factory=list)  # firings decided once the profile is read
 
     def next_due(self) -> int | None:
         return min(self.timers.values(), default=None)
@@ -83,5 +82,5 @@ class Side:
         data = json.loads(raw)
         profile = from_json(UserProfile, data["p"]) if "p" in data else None
         timers = {k: int(v) for k, v in data.get("t", {}).items()}
-        awaiting = [DecisionFiring.from_dict(f) for f in data.get("a", [])]
+        awaiting = [Candidate.from_dict(f) for f in data.get("a", [])]
         return cls(DecisionState.from_dict(data.get("d")), profile, timers, awaiting)

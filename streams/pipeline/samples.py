@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.records import UserProfile
-from streams.decisions import DecisionConfig
-from streams.decisions import Firing as DecisionFiring
+from streams.decisions import Candidate, DecisionConfig
 from streams.decisions.context import template_context
 from streams.decisions.copycheck import copy_problems
 from streams.decisions.errors import TemplateRenderError
@@ -66,7 +65,7 @@ def _events(trigger: Trigger) -> list[tuple[str, dict[str, Any]]]:
     return [("", {})]
 
 
-def sample_firings(trigger: Trigger) -> list[tuple[str, DecisionFiring]]:
+def sample_firings(trigger: Trigger) -> list[tuple[str, Candidate]]:
     """Firings of the trigger with the catalogue and cart known (two lines, one line) and with nothing known."""
     base = {"firing_id": f"sample-{trigger.id}", "user_id": "sample-user", "trigger_id": trigger.id,
             "event_time_ms": 1_700_000_000_000}  # fmt: skip
@@ -77,13 +76,13 @@ def sample_firings(trigger: Trigger) -> list[tuple[str, DecisionFiring]]:
         recs = [dict(i) for i in ITEMS if i["item_id"] != event.get("item_id")][:2]
         where = f"{step}, " if step else ""
         out += [
-            (f"{where}rich", DecisionFiring(**base, event=event, item=item, cart=cart, recommendations=recs)),
+            (f"{where}rich", Candidate(**base, event=event, item=item, cart=cart, recommendations=recs)),
             (
                 f"{where}one line",
-                DecisionFiring(**base, event=event, item=item, cart=cart[:1], recommendations=recs[:1]),
+                Candidate(**base, event=event, item=item, cart=cart[:1], recommendations=recs[:1]),
             ),
-            (f"{where}untitled", DecisionFiring(**base, event=event, cart=[dict(UNKNOWN)] if cart else [])),
-            (f"{where}sparse", DecisionFiring(**base, event=event)),  # the catalogue knows nothing, the cart is unknown
+            (f"{where}untitled", Candidate(**base, event=event, cart=[dict(UNKNOWN)] if cart else [])),
+            (f"{where}sparse", Candidate(**base, event=event)),  # the catalogue knows nothing, the cart is unknown
         ]
     return out
 

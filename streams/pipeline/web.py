@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from streams.pipeline.catch_up import caught_up
-from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.prometheus import PipelineMetrics
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import Outcome, Run, seeded_events
+from tests.faults.harness import Run, RunResult, seeded_events
 from tests.faults.stack import PrivateStack
 
 SEED = int(os.environ.get("NUDGE_FAULTS_SEED", "20261128"))
@@ -92,7 +92,7 @@ def queued_sends_done(decided: set, sends) -> bool:
 
 
 @pytest.fixture(scope="session")
-def clean(private_stack, seeded_input, tmp_path_factory) -> Outcome:
+def clean(private_stack, seeded_input, tmp_path_factory) -> RunResult:
     """The same input with no fault: the reference every faulty run is compared with."""
     run = Run(private_stack, f"clean{SEED}", tmp_path_factory.mktemp("clean"), seeded_input)
     try:
@@ -107,7 +107,7 @@ def clean(private_stack, seeded_input, tmp_path_factory) -> Outcome:
     return outcome
 
 
-def compare(name: str, clean: Outcome, faulty: Outcome) -> Row:
+def compare(name: str, clean: RunResult, faulty: RunResult) -> Row:
     """Lost = a (job, device) the clean run sent that this run did not; duplicated = accepted more than once."""
     lost = len(set(clean.sends) - set(faulty.sends))
     duplicated = sum(n - 1 for n in faulty.sends.values() if n > 1) + len(set(faulty.sends) - set(clean.sends))
@@ -144,7 +144,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     tr.write_line("the supervisor restarted; decisions compared as sets of (decision_id, job_id, outcome)")
 
 
-def done_like(clean: Outcome):
+def done_like(clean: RunResult):
     def done(decided: set, sends) -> bool:
         return decided >= clean.decisions and set(sends) >= set(clean.sends)
 

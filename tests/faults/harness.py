@@ -136,7 +136,7 @@ class Reader:
 
 
 @dataclass
-class Outcome:
+class RunResult:
     """What a run produced, seen from outside: decisions on the topic and messages FCM accepted."""
 
     decisions: set[tuple[str, str, str]]  # (decision_id, job_id, outcome)
@@ -321,7 +321,7 @@ class Run:
 
     def wait(
         self, done: Callable[[set, Counter], bool], timeout: float, settle: float = 4.0, on_tick: Callable | None = None
-    ) -> Outcome:
+    ) -> RunResult:
         """Poll until `done(decisions, sends)` holds and nothing changes for `settle` s (or `timeout`)."""
         decisions = Reader(self.stack.bootstrap, self.prefix + "notifications.decisions")
         deadline = time.monotonic() + timeout
@@ -343,7 +343,7 @@ class Run:
         finally:
             decisions.close()
         restarts = sum(p.restarts for p in self.processes())
-        return Outcome(decided, sends, time.monotonic() - self.started, restarts)
+        return RunResult(decided, sends, time.monotonic() - self.started, restarts)
 
     def close(self) -> dict[str, int | None]:
         """SIGTERM every process (workers first); the exit codes by name."""

@@ -19,7 +19,7 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class SendResult:
     """What the provider answered for one Send; error_code uses FCM's names."""
 
     ok: bool
@@ -40,7 +40,7 @@ class Provider(Protocol):
 
     async def start(self) -> None: ...
 
-    async def send_batch(self, sends: list[Send]) -> list[Outcome]: ...
+    async def send_batch(self, sends: list[Send]) -> list[SendResult]: ...
 
     async def close(self) -> None: ...
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from connectors.delivery.providers.base import Outcome, Send, payload_data
+from connectors.delivery.providers.base import Send, SendResult, payload_data
 from connectors.stores.keys import token_hash
 
 
@@ -23,14 +23,14 @@ class ConsoleProvider:
     async def start(self) -> None:
         pass
 
-    async def send_batch(self, sends: list[Send]) -> list[Outcome]:
+    async def send_batch(self, sends: list[Send]) -> list[SendResult]:
         outcomes = []
         for send in sends:
             self._count += 1
             line = {"to": token_hash(send.token), "platform": send.platform, "title": send.job.title}
             line |= {"body": send.job.body, "data": payload_data(send.job)}
             self._stream.write(json.dumps(line) + "\n")
-            outcomes.append(Outcome(True, f"console/{self._count}"))
+            outcomes.append(SendResult(True, f"console/{self._count}"))
         self._stream.flush()
         return outcomes
 

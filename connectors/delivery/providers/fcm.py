@@ -16,7 +16,7 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 
 from connectors.delivery.errors import ProviderConfigError
-from connectors.delivery.providers.base import Outcome, Send, payload_data
+from connectors.delivery.providers.base import Send, SendResult, payload_data
 from schemas.records import NotificationJob
 
 # FCM's own limit for one send_each call.
@@ -162,25 +162,25 @@ class FcmProvider:
                 return
             self._apps.append(self._new_app(lane))  # list.append is atomic; senders see it next batch
 
-    async def _send_slice(self, app: firebase_admin.App, chunk: list[messaging.Message]) -> list[Outcome]:
+    async def _send_slice(self, app: firebase_admin.App, chunk: list[messaging.Message]) -> list[SendResult]:
         try:
             batch = await messaging.send_each_async(chunk, app=app)
         except exceptions.FirebaseError as exc:
-            return [Outcome(False, None, "UNAVAILABLE", None, str(exc)[:200]) for _ in chunk]
+            return [SendResult(False, None, "UNAVAILABLE", None, str(exc)[:200]) for _ in chunk]
         outcomes = []
         for resp in batch.responses:
             if resp.success:
-                outcomes.append(Outcome(True, resp.message_id))
+                outcomes.append(SendResult(True, resp.message_id))
             else:
                 code, retry_after = error_code(resp.exception)
-                outcomes.append(Outcome(False, None, code, retry_after, str(resp.exception)[:200]))
+                outcomes.append(SendResult(False, None, code, retry_after, str(resp.exception)[:200]))
         return outcomes
 
-    async def send_batch(self, sends: list[Send]) -> list[Outcome]:
+    async def send_batch(self, sends: list[Send]) -> list[SendResult]:
         messages = [build_message(s.job, s.token, s.platform) for s in sends]
         step = self._in_flight
         slices = [messages[start : start + step] for start in range(0, len(messages), step)]
-        answers: list[list[Outcome]] = [[] for _ in slices]
+        answers: list[list[SendResult]] = [[] for _ in slices]
         apps = list(self._apps)
 
         async def lane(index: int) -> None:

@@ -25,7 +25,7 @@ import pycurl
 from firebase_admin import _http_client, _utils, exceptions, messaging
 
 from connectors.delivery.errors import ProviderConfigError
-from connectors.delivery.providers.base import Outcome, Send
+from connectors.delivery.providers.base import Send, SendResult
 from connectors.delivery.providers.curl_http2 import HTTP2_CONNECTIONS, Answer, CurlHttp2, has_http2
 from connectors.delivery.providers.fcm import (
     FCM_MAX_BATCH,
@@ -129,27 +129,27 @@ class LeanFcmProvider:
                 answers[i] = answer
         return answers
 
-    async def send_batch(self, sends: list[Send]) -> list[Outcome]:
+    async def send_batch(self, sends: list[Send]) -> list[SendResult]:
         encoded = [s.payload for s in self.prepare(sends)]
         bodies = [b for b in encoded if isinstance(b, bytes)]
         answers = iter(await asyncio.get_running_loop().run_in_executor(self._thread, self._post, bodies))
         outcomes = []
         for body in encoded:
             if not isinstance(body, bytes):  # firebase-admin refused the message: never sent, never retried
-                outcomes.append(Outcome(False, None, "INVALID_ARGUMENT", None, str(body)[:200]))
+                outcomes.append(SendResult(False, None, "INVALID_ARGUMENT", None, str(body)[:200]))
             else:
                 outcomes.append(self._outcome(next(answers)))
         return outcomes
 
-    def _outcome(self, answer: Answer) -> Outcome:
+    def _outcome(self, answer: Answer) -> SendResult:
         if answer.status == 200:
             try:
-                return Outcome(True, orjson.loads(answer.body)["name"])
+                return SendResult(True, orjson.loads(answer.body)["name"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 pass  # a 200 without a message name: FCM's contract broken, treated as unknown (retried)
         exc = self._error(answer)
         code, retry_after = error_code(exc)
-        return Outcome(False, None, code, retry_after, str(exc)[:200])
+        return SendResult(False, None, code, retry_after, str(exc)[:200])
 
     def _error(self, answer: Answer) -> exceptions.FirebaseError:
         """The FirebaseError firebase-admin raises for this answer (its own parsing and error types)."""

@@ -10,7 +10,7 @@ import json
 import aiohttp
 
 from connectors.delivery.errors import ProviderConfigError
-from connectors.delivery.providers.base import Outcome, Send, payload_data
+from connectors.delivery.providers.base import Send, SendResult, payload_data
 
 SIGNATURE_HEADER = "X-Nudge-Signature"
 
@@ -47,7 +47,7 @@ class WebhookProvider:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
 
-    async def _one(self, send: Send) -> Outcome:
+    async def _one(self, send: Send) -> SendResult:
         assert self._session is not None, "start() first"
         job = send.job
         body = json.dumps(
@@ -60,15 +60,15 @@ class WebhookProvider:
             async with self._session.post(self._url, data=body, headers=headers) as resp:
                 text = await resp.text()
                 if resp.status < 300:
-                    return Outcome(True, resp.headers.get("X-Message-Id") or f"webhook/{job.job_id}")
+                    return SendResult(True, resp.headers.get("X-Message-Id") or f"webhook/{job.job_id}")
                 retry_after = resp.headers.get("Retry-After")
-                return Outcome(
+                return SendResult(
                     False, None, _status_code(resp.status), float(retry_after) if retry_after else None, text[:200]
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return Outcome(False, None, "UNAVAILABLE", None, type(exc).__name__)
+            return SendResult(False, None, "UNAVAILABLE", None, type(exc).__name__)
 
-    async def send_batch(self, sends: list[Send]) -> list[Outcome]:
+    async def send_batch(self, sends: list[Send]) -> list[SendResult]:
         return list(await asyncio.gather(*(self._one(s) for s in sends)))
 
     async def close(self) -> None:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.records import UserProfile
-from streams.decisions import DecisionState, Firing, decide, on_timer, parse_config
+from streams.decisions import Candidate, DecisionState, decide, on_timer, parse_config
 
 ZONES = ["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]  # night, day, evening, dawn (-> 08:00 IST)
 TRIGGERS = {"cart": ("first_cart", 5, 12 * 3600_000), "fav": ("first_fav", 1, 6 * 3600_000)}
@@ -142,7 +142,7 @@ def replay(actions: list[tuple[int, int, str, str, str]]) -> tuple[Counter, int]
     for at, _index, user, kind, item in actions:
         fire_until(at)
         trigger, priority, max_delay = TRIGGERS[kind]
-        firing = Firing(
+        firing = Candidate(
             f"{trigger}:{user}", user, trigger, at, priority, max_delay_ms=max_delay, event={"item_id": item}
         )
         apply(user, decide(firing, profile(user), states.get(user, DecisionState()), cfg, at))

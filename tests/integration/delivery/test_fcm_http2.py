@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.delivery.policy import Verdict, verdict
-from connectors.delivery.providers.base import Outcome, Send
+from connectors.delivery.providers.base import Send, SendResult
 from connectors.delivery.providers.fcm import FcmProvider
 from connectors.delivery.providers.fcm_lean import LeanFcmProvider
+from connectors.delivery.verdicts import Verdict, verdict
 from connectors.fcm_local.credentials import write_service_account
 from connectors.fcm_local.thread import ThreadedLocalFcm
 from tests.integration.delivery.conftest import PROJECT, TRANSPORTS, job
@@ -37,7 +37,7 @@ def accepted(fcm: ThreadedLocalFcm) -> Counter:
     return Counter(m["message"]["token"] for m in fcm.call(lambda: list(fcm.fcm.state.accepted)))
 
 
-def check_invariants(batch: list[Send], outcomes: list[Outcome], fcm: ThreadedLocalFcm) -> list[int]:
+def check_invariants(batch: list[Send], outcomes: list[SendResult], fcm: ThreadedLocalFcm) -> list[int]:
     """Assert the invariants; return the positions that failed (to be retried)."""
     seen = accepted(fcm)
     failed = []

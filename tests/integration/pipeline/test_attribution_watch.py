@@ -10,7 +10,7 @@ import pytest
 
 from schemas.codec import decode
 from schemas.records import BehaviorEvent, NotificationDecision, TriggerMetrics
-from streams.fastpath.pack import unpack
+from streams.fastpath.pack import unpack_entries
 from streams.pipeline.feedback import EVENT
 from tests.integration.pipeline.worker import FIRST_FAV, Worker, first_fav_decisions, metric
 from tests.support.kafka import consume_all
@@ -57,7 +57,7 @@ def test_events_of_users_never_pushed_are_not_forwarded_and_conversions_still_co
     worker.wait_for("every fan's purchase attributed", lambda: funnel() == expected, timeout=90)
 
     by_user = consume_all(worker.bootstrap, worker.topic(f"{worker.app_id}.attribution.by-user"), 10**9, timeout=2.0)
-    forwarded = [decode(value, BehaviorEvent) for m in by_user for tag, _, value in unpack(m.value(), m.key())
+    forwarded = [decode(value, BehaviorEvent) for m in by_user for tag, _, value in unpack_entries(m.value(), m.key())
                  if tag == EVENT]  # fmt: skip
     assert {e.user_id for e in forwarded} == set(fans)  # no bystander's view or purchase was re-keyed
     assert {(e.user_id, e.type) for e in forwarded} >= {(u, "purchase") for u in fans}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.records import UserProfile
-from streams.decisions import DecisionConfig, Firing, parse_config
+from streams.decisions import Candidate, DecisionConfig, parse_config
 
 BASE_TEMPLATES: dict[str, Any] = {
     "t": {
@@ -46,7 +46,7 @@ def profile(user_id: str = "u1", **fields: Any) -> UserProfile:
 NOON = ms("2024-06-01T12:00")
 
 
-def firing(user_id: str = "u1", trigger_id: str = "t", at_ms: int = NOON, n: int | str = 1, **fields: Any) -> Firing:
-    return Firing(
+def firing(user_id: str = "u1", trigger_id: str = "t", at_ms: int = NOON, n: int | str = 1, **fields: Any) -> Candidate:
+    return Candidate(
         firing_id=f"{trigger_id}:{user_id}:{n}", user_id=user_id, trigger_id=trigger_id, event_time_ms=at_ms, **fields
     )

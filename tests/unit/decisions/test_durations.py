@@ -6,7 +6,7 @@ import pytest
 
 from streams.decisions import parse_config
 from streams.decisions.config import parse_duration as decisions_duration
-from streams.decisions.errors import ConfigError
+from streams.decisions.errors import DecisionConfigError
 from streams.engine.durations import parse_duration as engine_duration
 
 CASES = ["30m", "1h30m", "1h 30m", " 24h ", "250ms", "2w", "1d12h", 0, 90_000]
@@ -27,5 +27,5 @@ def test_a_compound_duration_works_in_the_decisions_file() -> None:
 def test_both_files_refuse_the_same_text_and_say_what_they_expected(value: object) -> None:
     with pytest.raises(ValueError, match="expected a duration like 30m, 1h30m, 7d or milliseconds"):
         engine_duration(value)
-    with pytest.raises(ConfigError, match=r"^budget\.per: expected a duration like 30m, 1h30m"):
+    with pytest.raises(DecisionConfigError, match=r"^budget\.per: expected a duration like 30m, 1h30m"):
         decisions_duration(value, "budget.per")

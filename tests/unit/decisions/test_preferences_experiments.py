@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.decisions import DecisionState, assign, decide, job_id_for, parse_config
-from streams.decisions.errors import ConfigError
+from streams.decisions.errors import DecisionConfigError
 from streams.decisions.ids import unit_interval
 from tests.unit.decisions.support import config, firing, ms, profile
 
@@ -147,5 +147,5 @@ def test_state_round_trips_through_json() -> None:
     ],
 )
 def test_config_errors_name_the_key(raw: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(DecisionConfigError, match=key.replace(".", r"\.")):
         parse_config(raw)

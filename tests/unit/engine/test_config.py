@@ -8,7 +8,7 @@ import pytest
 
 from streams.engine.config import load_catalogue
 from streams.engine.durations import parse_duration
-from streams.engine.errors import ConfigError
+from streams.engine.errors import TriggerConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,7 +38,7 @@ triggers:
   - {id: a, kind: event, on: {type: view, where: {price: {about: 3}}}}
   - {id: f, kind: sequence, on: signup, steps: [{after: never}]}
 """
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(TriggerConfigError) as info:
         load_catalogue(text)
     assert info.value.errors == [
         "triggers[2].within: expected a duration like 30m, 1h30m, 7d or milliseconds, got 'soon'",
@@ -51,7 +51,7 @@ triggers:
 
 
 def test_not_a_catalogue() -> None:
-    with pytest.raises(ConfigError, match="triggers: expected a list"):
+    with pytest.raises(TriggerConfigError, match="triggers: expected a list"):
         load_catalogue("- 1\n")
 
 

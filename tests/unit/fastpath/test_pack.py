@@ -7,32 +7,34 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.codec import encode
 from schemas.records import BehaviorEvent
-from streams.fastpath.pack import MAGIC, KeyPartitioner, pack, unpack
+from streams.fastpath.pack import MAGIC, KeyPartitioner, pack_entries, unpack_entries
 
 
 def test_entries_round_trip_in_order_and_a_plain_record_is_one_entry() -> None:
     entries = [(1, b"u1", b"a"), (0, b"", b""), (255, "Zoë".encode(), b"\x00NPK1 looks packed"), (0, b"k", bytes(256))]
-    (message,) = pack(entries)
-    assert unpack(message) == entries
+    (message,) = pack_entries(entries)
+    assert unpack_entries(message) == entries
     single = encode(BehaviorEvent(event_id="e", user_id="u", type="view", event_time_ms=1_700_000_000_000))
-    assert unpack(single, b"u") == [(0, b"u", single)]  # records re-keyed one per message (older workers) still read
+    assert unpack_entries(single, b"u") == [
+        (0, b"u", single)
+    ]  # records re-keyed one per message (older workers) still read
 
 
 def test_messages_split_under_the_chunk_size_but_keep_every_entry() -> None:
     entries = [(1, b"user", bytes([i % 251]) * 300) for i in range(100)]
-    messages = pack(entries, chunk_bytes=1_000)
+    messages = pack_entries(entries, chunk_bytes=1_000)
     assert len(messages) == 34 and all(len(m) <= 1_000 for m in messages)
-    assert [e for m in messages for e in unpack(m)] == entries
-    (big,) = pack([(0, b"u", b"x" * 5_000)], chunk_bytes=1_000)  # an entry larger than a chunk travels alone
-    assert unpack(big) == [(0, b"u", b"x" * 5_000)]
-    assert pack([]) == []
+    assert [e for m in messages for e in unpack_entries(m)] == entries
+    (big,) = pack_entries([(0, b"u", b"x" * 5_000)], chunk_bytes=1_000)  # an entry larger than a chunk travels alone
+    assert unpack_entries(big) == [(0, b"u", b"x" * 5_000)]
+    assert pack_entries([]) == []
 
 
 def test_a_truncated_message_is_an_error_not_a_silent_loss() -> None:
-    (message,) = pack([(0, b"u", b"abc"), (0, b"u", b"defg")])
+    (message,) = pack_entries([(0, b"u", b"abc"), (0, b"u", b"defg")])
     assert message.startswith(MAGIC)
     with pytest.raises(ValueError, match="truncated"):
-        unpack(message[:-1])
+        unpack_entries(message[:-1])
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 4, 12])

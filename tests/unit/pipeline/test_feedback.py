@@ -14,7 +14,7 @@ from schemas.codec import encode
 from schemas.records import BehaviorEvent
 from streams.analytics.attribution import AnalyticsConfig, Count, UserAttribution
 from streams.analytics.metrics import MetricsBoard
-from streams.fastpath.pack import pack
+from streams.fastpath.pack import pack_entries
 from streams.pipeline.feedback import (
     BOARD_RETENTION_MS,
     EVENT,
@@ -27,7 +27,7 @@ from streams.pipeline.feedback import (
     encode_counts,
     encode_state,
 )
-from streams.pipeline.metrics import PipelineMetrics
+from streams.pipeline.prometheus import PipelineMetrics
 from streams.pipeline.topics import EngineTopics
 from tests.support.records import decision, delivery, event
 
@@ -104,7 +104,7 @@ def test_the_batch_stage_counts_and_keeps_what_attribute_batch_does(seed: int) -
     users: dict[bytes, bytes] = {}
     stage = Attribution(None, users, EngineTopics.named("", "app"), PipelineMetrics.build(CollectorRegistry()), CFG)  # type: ignore[arg-type]
     entries = [(EVENT if isinstance(r, BehaviorEvent) else OTHER, r.user_id.encode(), encode(r)) for r in records]
-    messages = [SimpleNamespace(key=None, value=m) for m in pack(entries, chunk_bytes=4_000)]
+    messages = [SimpleNamespace(key=None, value=m) for m in pack_entries(entries, chunk_bytes=4_000)]
     half = len(messages) // 2
     stage.apply(0, messages[:half])
     # a flush in between: changed states go to the table, memory is dropped and re-read from it

@@ -156,7 +156,7 @@ def test_a_record_that_fails_in_processing_is_dead_lettered_and_the_next_one_flo
 
     from schemas.codec import decode
     from streams.pipeline.agents import Outbox, step
-    from streams.pipeline.metrics import PipelineMetrics
+    from streams.pipeline.prometheus import PipelineMetrics
     from streams.pipeline.topics import EngineTopics
 
     rt = runtime({})

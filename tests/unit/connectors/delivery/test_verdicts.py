@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from connectors.delivery.policy import Verdict, backoff_ms, verdict
+from connectors.delivery.verdicts import Verdict, backoff_ms, verdict
 
 
 @pytest.mark.parametrize(
