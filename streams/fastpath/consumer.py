@@ -98,9 +98,29 @@ class BatchConsumer(AIOKafkaConsumer):
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await self._commit_before_handoff()
         for tp in revoked:
             self._batch_done.pop(tp, None)
         await super().on_partitions_revoked(revoked)
+
+    async def _commit_before_handoff(self) -> None:
+        """Commit every handled batch while its partition is still ours, so the next owner does not redo it.
+
+        Faust forgets a revoked partition's progress before its own rebalance commit, which then skips it:
+        the next owner would reprocess (and send again) everything since the last interval commit. Here no
+        new batch starts (flow stops, as Faust would stop it next), the batch in hand finishes, and the
+        commit (state and outputs flushed first) runs while the group still lets this member commit.
+        """
+        if self.app.should_stop:
+            return  # stopping: Faust's own stop commits
+        self.stop_flow()
+        async with self.routes.lock:
+            pass  # the batch being handled, if any, is done
+        try:
+            await self.maybe_wait_for_commit_to_finish()  # an interval commit in progress may predate the last batch
+            await self.commit()
+        except Exception as exc:  # a commit refused here is redone by the next owner: at-least-once still holds
+            self.log.warning("commit before giving up partitions failed: %r", exc)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by the process tests
         handlers = self.routes.handlers
