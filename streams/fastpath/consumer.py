@@ -14,6 +14,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 
+from streams.fastpath.checkpoint import Checkpoint
+
 
 class RecordLike(Protocol):
     """The fields of a fetched record a batch handler reads (aiokafka ConsumerRecord and faust Message have them)."""
@@ -41,19 +43,18 @@ PRODUCER_BATCH_BYTES = 262_144  # per partition and request; Faust's 16 KiB defa
 GC_GEN0_THRESHOLD = 50_000  # default 700: a full fetched batch would trigger dozens of young collections
 
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
-Flusher = Callable[[], Awaitable[None]]
 
 
 class BatchRoutes:
-    """Which topics go to which batch handler, and what must be flushed before each offset commit."""
+    """Which topics go to which batch handler, and the checkpoint that runs before each offset commit."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, BatchHandler] = {}
-        self.flushers: list[Flusher] = []
+        self.checkpoint = Checkpoint()
         # Topics whose fetched records go before the others' in each round: side inputs the events read (a
         # profile produced with a signup should name the user in the welcome, whichever fetch got there first).
         self.first: set[str] = set()
-        # A flush never interleaves with a batch: it sees whole batches only (their outputs and their state).
+        # A checkpoint never interleaves with a batch: it sees whole batches only (their outputs and their state).
         self.lock = asyncio.Lock()
 
     def route(self, topics: Sequence[str], handler: BatchHandler) -> None:
@@ -62,17 +63,16 @@ class BatchRoutes:
 
     async def flush(self) -> None:
         async with self.lock:
-            for flusher in self.flushers:
-                await flusher()
+            await self.checkpoint.run()
 
 
 class BatchConsumer(AIOKafkaConsumer):
     """Faust's aiokafka consumer, with records of routed topics delivered as lists, not Events.
 
     Faust keeps everything else: assignment, what recovery reads (a changelog batch goes to its store at
-    once), offset commits (a handled batch marks its last offset done) and the commit interval. Routed
-    flushers run before every offset commit, so state written lazily is durable before the
-    offsets that produced it are committed (at-least-once holds).
+    once), offset commits (a handled batch marks its last offset done) and the commit interval. The
+    routes' checkpoint runs before every offset commit: outputs confirmed, then state written lazily made
+    durable, before the offsets that produced them are committed (at-least-once holds).
     """
 
     routes: BatchRoutes

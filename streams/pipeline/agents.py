@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, Counter
@@ -105,6 +106,28 @@ def step(
         out.job_read_at.append(read_at)
 
 
+class EngineStage:
+    """The engine's part of the checkpoint: it publishes nothing of its own; each partition's dirty records and
+    indexes go to the store and the changelog once per commit (a key changed by many events is sent once)."""
+
+    def __init__(self, runtime: Runtime, table: Any, metrics: PipelineMetrics) -> None:
+        self.runtime, self.table, self.metrics = runtime, table, metrics
+
+    async def publish(self) -> list[asyncio.Future]:
+        return []
+
+    async def write(self) -> list[asyncio.Future]:
+        sent: list[asyncio.Future] = []
+        for partition, writes in self.runtime.checkpoint().items():
+            for key, value in writes:
+                if value and key[:1] == USER:
+                    self.metrics.state_bytes.observe(len(value))
+            sent += await send_changelog(self.table, partition, writes)
+        for partition, count in self.runtime.timer_counts().items():
+            self.metrics.timer_index.labels(str(partition)).set(count)
+        return sent
+
+
 def install(
     app: faust.App,
     catalogue: Catalogue,
@@ -163,15 +186,15 @@ def install(
     feedback = analytics.relevant_types if attribution else None
     kinds = {names.events: "event", names.profiles: "profile", names.fanout: "catalog", names.ticks: "tick"}
     progress = ProgressFile(progress_file)
-    unconfirmed: list[asyncio.Future] = []
     rekeyer = Rekeyer(app, names.by_user, partitions)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
         runtime.forget({tp.partition for tp in revoked if tp.topic in sources})  # re-read on next use
 
-    # Fetched batches go to `process` beneath Faust's per-event conductor; `write_state` runs before every commit.
+    # Fetched batches go to `process` beneath Faust's per-event conductor; the checkpoint runs before every commit.
     routes = fastpath.enable(app)
+    checkpoint = routes.checkpoint
     fastpath.subscribe(app, source, f"{app.conf.id}.engine")
 
     async def process(batch: Sequence[fastpath.RecordLike]) -> None:
@@ -191,35 +214,16 @@ def install(
             if out.rekeyed:
                 sent.extend(await rekeyer.send(out.rekeyed))
                 metrics.attribution_events.inc(sum(1 for tag, _, _ in out.rekeyed if tag == EVENT))
-            unconfirmed.extend(sent)  # confirmed in write_state, before the offsets that made them commit
+            checkpoint.sent(sent)  # confirmed at the checkpoint, before any state and the offsets that made them
             done = time.time()
             for read_at in out.job_read_at:
                 metrics.event_to_job.observe(done - read_at)
             metrics.jobs_out.inc(len(out.job_read_at))
         progress.add(len(batch))
 
-    async def write_state() -> None:
-        # The checkpoint: outputs of the batches so far confirmed first, then the state they came from written to
-        # the store and the changelog (a crash in between re-fires the same ids, never loses one); Faust commits
-        # the input offsets after this returns.
-        if unconfirmed:
-            pending = unconfirmed[:]
-            unconfirmed.clear()
-            await asyncio.gather(*pending)
-        sent = []
-        for partition, writes in runtime.checkpoint().items():
-            for key, value in writes:
-                if value and key[:1] == USER:
-                    metrics.state_bytes.observe(len(value))
-            sent += await send_changelog(table, partition, writes)
-        if sent:
-            await asyncio.gather(*sent)  # durable before Faust commits the offsets that produced it
-        for partition, count in runtime.timer_counts().items():
-            metrics.timer_index.labels(str(partition)).set(count)
-
     routes.route(sources, process)
     routes.first.add(names.profiles)
-    routes.flushers.append(write_state)
+    checkpoint.register(EngineStage(runtime, table, metrics))
 
     @app.agent(catalog, name=f"{app.conf.id}.engine-catalog")
     async def fan_out(stream: faust.StreamT) -> None:

@@ -104,9 +104,9 @@ class Rekeyer:
 class Attribution:
     """The attribution stage on fetched batches of by-user records.
 
-    A user's state is read once per flush interval and kept in memory until the flush, which sends the
-    counts coalesced per trigger, waits for them, then writes each changed state once to the table
-    (store and changelog). Before the offset commit: a crash re-attributes from the last written state.
+    A user's state is read once per commit interval and kept in memory until the checkpoint, which
+    publishes the counts coalesced per trigger and, once they are confirmed, writes each changed state
+    once to the table (store and changelog). A crash re-attributes from the last written state.
     """
 
     def __init__(self, app: faust.App, users: Any, names: EngineTopics, metrics: PipelineMetrics,
@@ -120,7 +120,6 @@ class Attribution:
         self.states: dict[int, dict[str, UserAttribution]] = defaultdict(dict)
         self.stored: dict[int, dict[str, bytes | None]] = defaultdict(dict)  # as read, to skip unchanged writes
         self.pending: dict[str, list[Count]] = defaultdict(list)
-        self.unconfirmed: list[asyncio.Future] = []  # re-keyed decisions and deliveries, and dead letters
 
     def apply(self, partition: int, messages: Sequence[Any]) -> None:
         """Attribute the records of one partition's by-user messages (key, value), in order."""
@@ -151,17 +150,19 @@ class Attribution:
         for name, n in names.items():
             self.metrics.attribution_counts.labels(name).inc(n)
 
-    async def flush(self) -> None:
-        """Counts out and confirmed, then each changed state written once."""
+    async def publish(self) -> list[asyncio.Future]:
+        """The counts since the last checkpoint, coalesced per trigger."""
         send = self.app.producer.send
-        futures, self.unconfirmed = self.unconfirmed, []
+        futures = []
         for trigger_id, counts in self.pending.items():
             for i in range(0, len(counts), COUNTS_PER_MESSAGE):
                 value = encode_counts(counts[i : i + COUNTS_PER_MESSAGE])
                 futures.append(await send(self.counts_topic, trigger_id.encode(), value, None, None, None))
         self.pending.clear()
-        if futures:
-            await asyncio.gather(*futures)
+        return futures
+
+    async def write(self) -> list[asyncio.Future]:
+        """Each changed state written once (Faust's producer flush before the commit confirms them)."""
         for partition, states in self.states.items():
             stored = self.stored[partition]
             items = []
@@ -175,19 +176,20 @@ class Attribution:
             if items:
                 await write_partition(self.users, self.source, partition, items)
         self.forget()
+        return []
 
     def forget(self) -> None:
-        """Drop the in-memory states and their unsent counts (after a flush or a rebalance): both are redone."""
+        """Drop the in-memory states and their unsent counts (after a checkpoint or a rebalance): both are redone."""
         self.states.clear()
         self.stored.clear()
         self.pending.clear()
 
 
 class Boards:
-    """The per-trigger aggregation on fetched batches of counts: boards kept in memory until the flush.
+    """The per-trigger aggregation on fetched batches of counts: boards kept in memory until the checkpoint.
 
-    The flush publishes the touched cells' TriggerMetrics, waits for them, then writes each changed
-    board once, with the offset of the next counts message it needs: counts a crash makes Faust redeliver
+    The checkpoint publishes the touched cells' TriggerMetrics and, once they are confirmed, writes each
+    changed board once, with the offset of the next counts message it needs: counts a crash makes Faust redeliver
     (written to the board, offset not yet committed) are skipped, so no count is added twice.
     """
 
@@ -222,8 +224,8 @@ class Boards:
                 touched[key] |= add_to_board(board, decode_counts(msg.value))
                 next_offset[key] = msg.offset + 1
 
-    async def flush(self) -> None:
-        """TriggerMetrics of the touched cells out and confirmed, then each changed board written once."""
+    async def publish(self) -> list[asyncio.Future]:
+        """TriggerMetrics of the cells touched since the last checkpoint."""
         send = self.app.producer.send
         futures = []
         now_ms = int(time.time() * 1000)
@@ -232,18 +234,21 @@ class Boards:
                 for record in board.records(now_ms, {k for k in self.touched[partition][key] if k in board.cells}):
                     out_key = f"{record.trigger_id}|{record.variant}|{record.window_start_ms}".encode()
                     futures.append(await send(self.out_topic, out_key, codec.encode(record), None, None, None))
-        if futures:
-            self.metrics.trigger_metrics_out.inc(len(futures))
-            await asyncio.gather(*futures)
+        self.metrics.trigger_metrics_out.inc(len(futures))
+        return futures
+
+    async def write(self) -> list[asyncio.Future]:
+        """Each changed board written once, with the offset of the next counts message it needs."""
         for partition, loaded in self.loaded.items():
             next_offset = self.next_offset[partition]
             items = [(key, _encode_json({**board.to_dict(), "o": next_offset[key]})) for key, board in loaded.items()]
             if items:
                 await write_partition(self.boards, self.source, partition, items)
         self.forget()
+        return []
 
     def forget(self) -> None:
-        """Drop the in-memory boards (after a flush or a rebalance); the table holds what was written."""
+        """Drop the in-memory boards (after a checkpoint or a rebalance); the table holds what was written."""
         self.loaded.clear()
         self.touched.clear()
         self.next_offset.clear()
@@ -301,7 +306,7 @@ def install_feedback(
         return sends + await rekeyer.send(items)
 
     async def rekey_batch(batch: Sequence[Any]) -> None:
-        stage.unconfirmed.extend(await rekey_records(batch))
+        routes.checkpoint.sent(await rekey_records(batch))
 
     async def attribute_batch_of(batch: Sequence[Any]) -> None:
         stage.apply(batch[0].partition, batch)
@@ -314,12 +319,13 @@ def install_feedback(
         stage.forget()  # re-read from the recovered tables on next use
         totals.forget()
 
-    # Faust assigns and commits these topics; their fetched batches go to the handlers, the flushes run before
-    # each offset commit.
+    # Faust assigns and commits these topics; their fetched batches go to the handlers, both stages take part in
+    # the checkpoint before each offset commit.
     subscribe(app, inputs, f"{app.conf.id}.attribution-rekey")
     subscribe(app, by_user, f"{app.conf.id}.attribution")
     subscribe(app, counts_topic, f"{app.conf.id}.trigger-metrics")
     routes.route(rekeyed_topics, rekey_batch)
     routes.route([names.by_user], attribute_batch_of)
     routes.route([names.counts], aggregate_batch)
-    routes.flushers.extend([stage.flush, totals.flush])
+    routes.checkpoint.register(stage)
+    routes.checkpoint.register(totals)
