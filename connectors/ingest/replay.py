@@ -58,7 +58,7 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds if seconds else 0.0:,.0f} events/s"
 
 
-class Progress:
+class ReplayProgress:
     """A one-line progress bar on a text stream (stderr in the CLI): records queued for Kafka per second so far."""
 
     def __init__(self, out: TextIO | None, total: int) -> None:
@@ -107,7 +107,7 @@ def replay(
         else:
             events.append((line_no, parsed))
     events.sort(key=lambda pair: pair[1].event_time_ms)  # stable: ties keep file order
-    bar = Progress(progress, len(events))
+    bar = ReplayProgress(progress, len(events))
     delivered_before = publisher.delivered
     first_event_ms = events[0][1].event_time_ms if events else 0
     publish_started = bar.started

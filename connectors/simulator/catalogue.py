@@ -25,7 +25,7 @@ NOUNS = {
 
 
 @dataclass(slots=True)
-class Item:
+class Product:
     """One product of the simulated shop (prices change; the rest stays)."""
 
     item_id: str
@@ -51,7 +51,7 @@ class Item:
         )
 
 
-def make_item(rng: random.Random, item_id: str, category: str) -> Item:
+def make_item(rng: random.Random, item_id: str, category: str) -> Product:
     """A product with a name from its category, e.g. "Nordic Rain Jacket", and a price."""
     title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS[category])}"
-    return Item(item_id, category, round(rng.uniform(5, 200), 2), title)
+    return Product(item_id, category, round(rng.uniform(5, 200), 2), title)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.simulator.catalogue import CURRENCY, Item, make_item
+from connectors.simulator.catalogue import CURRENCY, Product, make_item
 from connectors.simulator.errors import BadConfigError
 from connectors.simulator.personas import CATEGORIES, DAY_MS, HOUR_MS, SimUser, make_user, stable_seed
 from connectors.simulator.reaction import RETURN_GOAL, ReactionModel
@@ -54,9 +54,9 @@ class World:
         self.config = config
         self.rng = random.Random(stable_seed(config.seed, "world"))
         self.users: dict[str, SimUser] = {}
-        self.items: list[Item] = []
-        self.by_category: dict[str, list[Item]] = {c: [] for c in CATEGORIES}
-        self.open_carts: dict[str, tuple[str, list[Item]]] = {}  # user -> (cart id, items in it)
+        self.items: list[Product] = []
+        self.by_category: dict[str, list[Product]] = {c: [] for c in CATEGORIES}
+        self.open_carts: dict[str, tuple[str, list[Product]]] = {}  # user -> (cart id, items in it)
         self.now_ms = config.start_ms
         self.published: dict[str, int] = {}
         self.pushes_seen: set[str] = set()
@@ -157,7 +157,7 @@ class World:
         session = f"s-{user_id}-{at_ms}"
         t = at_ms
         out.append(self._event(user, "app_open", t, session_id=session))
-        viewed: list[Item] = []
+        viewed: list[Product] = []
         for _ in range(rng.randint(*p.views_per_session)):
             t += rng.randrange(5_000, 90_000)
             seen = self._pick_item(rng, user)
@@ -229,15 +229,15 @@ class World:
         item.in_stock = True
         out.append(item.record("back_in_stock", at_ms))
 
-    def _pick_item(self, rng: random.Random, user: SimUser) -> Item:
+    def _pick_item(self, rng: random.Random, user: SimUser) -> Product:
         category = rng.choice(user.favourites) if rng.random() < user.persona.focus else rng.choice(CATEGORIES)
         return rng.choice(self.by_category[category])
 
-    def _add_item(self, item: Item) -> None:
+    def _add_item(self, item: Product) -> None:
         self.items.append(item)
         self.by_category[item.category].append(item)
 
-    def _item_event(self, user: SimUser, type_: str, at_ms: int, item: Item, **fields: Any) -> BehaviorEvent:
+    def _item_event(self, user: SimUser, type_: str, at_ms: int, item: Product, **fields: Any) -> BehaviorEvent:
         return self._event(
             user,
             type_,

@@ -33,7 +33,7 @@ ROCKSDB = {"NUDGE_STORE": "rocksdb://"}  # the chart's store: the worker is comp
 
 
 @dataclass
-class Result:
+class Figure:
     """One measurement: its runs and the median, in `unit`."""
 
     name: str
@@ -47,7 +47,7 @@ class Result:
         return statistics.median(self.runs) if self.runs else float("nan")
 
 
-class Progress:
+class BenchProgress:
     """One status line on stderr, rewritten in place when stderr is a terminal."""
 
     def __init__(self, total_steps: int) -> None:
@@ -115,7 +115,7 @@ def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 Measurement = Callable[[str, str, int, int], float]
 Extra = Callable[[], float]  # a measurement the composition root adds, returning its median-able figure
-Report = Callable[[], list[Result]]  # several figures of one measurement the composition root adds (delivery)
+Report = Callable[[], list[Figure]]  # several figures of one measurement the composition root adds (delivery)
 
 
 @dataclass
@@ -132,7 +132,7 @@ class Plan:
     latency_seconds: float = 5.0
     tick_users: int = 1_000_000
     extras: dict[str, tuple[str, str, Extra]] = field(default_factory=dict)  # name -> (group, unit, fn)
-    reports: dict[str, Report] = field(default_factory=dict)  # step label -> fn returning its Results
+    reports: dict[str, Report] = field(default_factory=dict)  # step label -> fn returning its Figures
 
 
 def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str, str, str, Measurement]]:
@@ -188,7 +188,7 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
     ]
 
 
-def run(plan: Plan) -> list[Result]:
+def run(plan: Plan) -> list[Figure]:
     """Publish the workload once, run each throughput entry `repeats` times interleaved, then the rest."""
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bench.{run_id}."
@@ -196,8 +196,8 @@ def run(plan: Plan) -> list[Result]:
     app_ids: list[str] = []
     entries = measurements(plan, prefix, app_ids)
     others = 5 + len(plan.extras) + len(plan.reports)
-    progress = Progress(1 + plan.repeats * len(entries) + others)
-    results = [Result(name, group, unit) for name, group, unit, _ in entries]
+    progress = BenchProgress(1 + plan.repeats * len(entries) + others)
+    results = [Figure(name, group, unit) for name, group, unit, _ in entries]
     created = nudge_worker.topics_for(prefix, "unused")[: len(nudge_worker.WORKER_TOPICS)]
     try:
         progress.step(f"publishing {plan.events:,} events for {plan.users:,} users to {topic}")
@@ -243,50 +243,50 @@ def run(plan: Plan) -> list[Result]:
     return results
 
 
-def _single(name: str, group: str, unit: str, fn: Extra) -> Result:
+def _single(name: str, group: str, unit: str, fn: Extra) -> Figure:
     try:
-        return Result(name, group, unit, [fn()])
+        return Figure(name, group, unit, [fn()])
     except Exception as exc:  # one failed measurement must not cost the whole run
-        return Result(name, group, unit, [], note=f"failed: {exc}")
+        return Figure(name, group, unit, [], note=f"failed: {exc}")
 
 
-def _report(label: str, report: Report) -> list[Result]:
+def _report(label: str, report: Report) -> list[Figure]:
     try:
         return report()
     except Exception as exc:  # one failed measurement must not cost the whole run
-        return [Result(label, "delivery", "", [], note=f"failed: {exc}")]
+        return [Figure(label, "delivery", "", [], note=f"failed: {exc}")]
 
 
-def _latency(plan: Plan) -> list[Result]:
+def _latency(plan: Plan) -> list[Figure]:
     out = []
     try:
         found = latency.latency_at_rates(
             plan.bootstrap, plan.partitions, list(plan.latency_rates), plan.latency_seconds
         )
     except Exception as exc:
-        return [Result("event -> job latency", "latency", "ms", [], note=f"failed: {exc}")]
+        return [Figure("event -> job latency", "latency", "ms", [], note=f"failed: {exc}")]
     for rate, figures in found.items():
         note = f"{figures['answered']:.0%} of probes answered"
-        out.append(Result(f"event -> job p50 at {rate:,} events/s", "latency", "ms", [figures["p50_ms"]], note))
-        out.append(Result(f"event -> job p99 at {rate:,} events/s", "latency", "ms", [figures["p99_ms"]], note))
+        out.append(Figure(f"event -> job p50 at {rate:,} events/s", "latency", "ms", [figures["p50_ms"]], note))
+        out.append(Figure(f"event -> job p99 at {rate:,} events/s", "latency", "ms", [figures["p99_ms"]], note))
     kept_up = [rate for rate, f in found.items() if f["answered"] >= 0.99 and f["p99_ms"] <= SUSTAINED_P99_MS]
     rates = ", ".join(f"{r:,}" for r in found)
     out.append(
-        Result("max sustainable input rate (live)", "latency", "events/s", [max(kept_up)] if kept_up else [],
+        Figure("max sustainable input rate (live)", "latency", "events/s", [max(kept_up)] if kept_up else [],
                f"highest of {rates}/s with every probe answered and p99 <= {SUSTAINED_P99_MS:,} ms")
     )  # fmt: skip
     return out
 
 
-def _timers(plan: Plan) -> Result:
+def _timers(plan: Plan) -> Figure:
     name = "live timer -> job after its deadline, p99"
     try:
         found = latency.timer_lateness(plan.bootstrap, plan.partitions)
     except Exception as exc:
-        return Result(name, "latency", "ms", [], note=f"failed: {exc}")
+        return Figure(name, "latency", "ms", [], note=f"failed: {exc}")
     note = (f"p50 {found['p50_ms']:,.0f} ms, max {found['max_ms']:,.0f} ms, {found['answered']:.0%} answered "
             "(the rest held out); allowed lateness 0 (a worker waits its allowed lateness on top)")  # fmt: skip
-    return Result(name, "latency", "ms", [found["p99_ms"]], note)
+    return Figure(name, "latency", "ms", [found["p99_ms"]], note)
 
 
 def versions() -> dict[str, str]:
@@ -319,7 +319,7 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
-def write_reports(results: list[Result], plan: Plan, out_md: Path, out_json: Path) -> None:
+def write_reports(results: list[Figure], plan: Plan, out_md: Path, out_json: Path) -> None:
     """Write the table with ratios to the limit (raw aiokafka), the peer (naive Faust) and the ceiling."""
     by_group = {r.group: r for r in results if r.unit == "events/s" and r.group in ("peer", "ceiling")}
     by_name = {r.name: r for r in results}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import statistics
 
-from streams.bench.runner import Result
+from streams.bench.runner import Figure
 
 LEAN_JOBS = 20_000  # a few seconds at the worker's rate: long enough to be steady, short enough for one run
 LEAN_RUNS = 3  # the median: a shared machine moves single runs by tens of percent
 FIREBASE_ADMIN_JOBS = 2_000  # ~1.5-3 ms of CPU each: a few seconds
 
 
-def delivery_results(bootstrap: str, redis_url: str) -> list[Result]:
+def delivery_results(bootstrap: str, redis_url: str) -> list[Figure]:
     """Measure both FCM transports against the local HTTPS/h2 endpoint (connectors/delivery/bench.py)."""
     from connectors.delivery.bench import measure
 
@@ -33,15 +33,15 @@ def delivery_results(bootstrap: str, redis_url: str) -> list[Result]:
     ratio = statistics.median(runs("worker_cpu_ms_per_notification"))
     admin_ms = float(admin["worker_cpu_ms_per_notification"])
     return [
-        Result("delivery CPU per notification, lean FCM transport (HTTPS/h2)", "delivery", "ms",
+        Figure("delivery CPU per notification, lean FCM transport (HTTPS/h2)", "delivery", "ms",
                runs("worker_cpu_ms_per_notification"), where),
-        Result("delivery per worker core, lean FCM transport", "delivery", "notifications/s",
+        Figure("delivery per worker core, lean FCM transport", "delivery", "notifications/s",
                runs("per_worker_core"), "notifications per CPU-second of the worker process"),
-        Result("delivery, one worker, lean FCM transport (HTTPS/h2)", "delivery", "notifications/s", runs("per_second"),
+        Figure("delivery, one worker, lean FCM transport (HTTPS/h2)", "delivery", "notifications/s", runs("per_second"),
                f"{LEAN_JOBS:,} jobs, global limit 10k/s; the worker used {cores:.2f} cores of this {machine}-core "
                f"machine, which the endpoint and Kafka share"),
-        Result("delivery CPU per notification, firebase-admin send_each_async (HTTPS/h2)", "delivery", "ms",
+        Figure("delivery CPU per notification, firebase-admin send_each_async (HTTPS/h2)", "delivery", "ms",
                [admin_ms], f"{FIREBASE_ADMIN_JOBS:,} jobs, same run; {admin_ms / ratio:.0f}x the lean transport"),
-        Result("delivery, one worker, firebase-admin send_each_async (HTTPS/h2)", "delivery", "notifications/s",
+        Figure("delivery, one worker, firebase-admin send_each_async (HTTPS/h2)", "delivery", "notifications/s",
                [float(admin["per_second"])], f"worker used {float(admin['worker_cores_used']):.2f} cores"),
     ]  # fmt: skip

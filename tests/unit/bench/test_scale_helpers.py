@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.bench import comparisons, scale_report, worker_log, workload
-from streams.bench.runner import Result
+from streams.bench.runner import Figure
 from streams.bench.scale import Phase, SizeRun, parse_sizes, probe_users
 
 # What a Faust 0.15 worker logs at -l info when it starts recovering (two tables, the ditto mark for repeats).
@@ -87,9 +87,9 @@ def test_the_section_says_which_phase_did_not_finish_and_replaces_itself(tmp_pat
 
 def test_comparisons_state_the_ratio_and_the_target() -> None:
     results = [
-        Result("raw confluent-kafka consumer + decode", "limit", "events/s", [40_000]),
-        Result(comparisons.QUIX_STATEFUL + " (...)", "quix", "events/s", [10_000, 12_000, 8_000]),
-        Result("Nudge worker (full ...)", "nudge", "events/s", [12_000]),
+        Figure("raw confluent-kafka consumer + decode", "limit", "events/s", [40_000]),
+        Figure(comparisons.QUIX_STATEFUL + " (...)", "quix", "events/s", [10_000, 12_000, 8_000]),
+        Figure("Nudge worker (full ...)", "nudge", "events/s", [12_000]),
     ]
     assert comparisons.lines(results)[2:] == [
         "- Full Nudge worker vs Quix Streams stateful: 1.20x (target >= 2x: not met).",
