@@ -59,10 +59,14 @@ class JobWatcher(threading.Thread):
         self.consumer.close()
 
 
-def _publish_at(producer: Producer, topic: str, rate: int, seconds: float, tag: str) -> dict[bytes, float]:
+def _publish_at(producer: Producer, prefix: str, rate: int, seconds: float, tag: str) -> dict[bytes, float]:
     """Publish the workload mix live at `rate` events/s (event time = send time), a signup probe every
-    PROBE_EVERY events; return each probe's send time."""
+    PROBE_EVERY events, each right after its user's profile (as an app sends them: welcome waits for the name
+    otherwise); return each probe's send time."""
     from schemas.codec import encode
+    from schemas.records import UserProfile
+
+    topic, profiles = prefix + "behavior.events", prefix + "user.profiles"
 
     count = int(rate * seconds) + 1
     lead_s = 0.2 + count * 30e-6  # encoding ahead of time, so the schedule is not held up by it
@@ -79,6 +83,9 @@ def _publish_at(producer: Producer, topic: str, rate: int, seconds: float, tag: 
         delay = at - time.time()
         if delay > 0:
             time.sleep(delay)
+        if is_probe:
+            profile = UserProfile(user_id=key.decode(), first_name="Ada", updated_at_ms=int(at * 1000))
+            producer.produce(profiles, encode(profile), key=key)
         producer.produce(topic, value, key=key)
         if is_probe:
             sent[key] = time.time()
@@ -102,21 +109,20 @@ def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds:
         bootstrap, prefix, app_id, partitions, replay=False, extra_env={"NUDGE_DECISIONS_FILE": str(policies)}
     )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
-    events = prefix + "behavior.events"
     out: dict[int, dict[str, float]] = {}
     try:
         watcher.assigned.wait(30)
         # Warm up until the worker answers probes: it has joined the group and recovered.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            probes = _publish_at(producer, events, 100, 0.5, f"warm{int(time.monotonic())}")
+            probes = _publish_at(producer, prefix, 100, 0.5, f"warm{int(time.monotonic())}")
             time.sleep(0.5)
             if any(k in watcher.seen for k in probes):
                 break
         else:
             raise RuntimeError(f"the latency worker never produced a job; log: {worker.log_path}")
         for rate in rates:
-            probes = _publish_at(producer, events, rate, seconds, f"r{rate}")
+            probes = _publish_at(producer, prefix, rate, seconds, f"r{rate}")
             time.sleep(2.0)  # let the tail arrive
             lat = sorted((watcher.seen[k] - t) * 1000 for k, t in probes.items() if k in watcher.seen)
             if not lat:
