@@ -125,17 +125,27 @@ def test_faust_table_recovers_from_changelog(kafka_bootstrap: str, kafka_admin, 
     changelog = f"{app_id}-counts-changelog"
     assert changelog in kafka_admin.list_topics(timeout=10).topics
 
-    env["COUNTER_DATA_DIR"] = str(tmp_path / "data2")  # fresh local store: state must come from Kafka
-    proc = _start_counter(env, log)
+    producer.produce(in_topic, key=b'"alice"', value=b'"e"')
+    producer.flush(15)
     try:
-        producer.produce(in_topic, key=b'"alice"', value=b'"e"')
-        producer.flush(15)
-        outputs = consume_all(kafka_bootstrap, out_topic, 7, timeout=90)
+        # A fresh local store each time: the state must come from Kafka. Faust's plain agent path sometimes
+        # never starts consuming after a recovery that found nothing to read ("Fetcher: Starting" logged
+        # before "Seek stream partitions to committed offsets", then no event handled; about 1 start in 5
+        # on a loaded box). Nudge's workers consume through their own batch path; this test checks the
+        # changelog, so a start that handles nothing for 30 s is stopped and started once more.
+        for attempt in (2, 3):
+            env["COUNTER_DATA_DIR"] = str(tmp_path / f"data{attempt}")
+            proc = _start_counter(env, log)
+            try:
+                outputs = consume_all(kafka_bootstrap, out_topic, 7, timeout=30 if attempt == 2 else 90)
+            finally:
+                _stop(proc)
+            if len(outputs) == 7:
+                break
         assert len(outputs) == 7, log.read_text()[-3000:]
         assert outputs[-1].key() == b'"alice"'
         assert outputs[-1].value() == b'"6"'
     finally:
-        _stop(proc)
         delete_topics(kafka_admin, [in_topic, out_topic, changelog])
 
 
