@@ -9,6 +9,8 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
+from connectors.kafka_batches import send_to_partition
+
 VISIBLE_TIMEOUT_S = 30.0  # how long a created topic may take to show in the broker's metadata
 
 
@@ -54,19 +56,9 @@ class TopicTrackingProducer(AIOKafkaProducer):
         if topic not in self._tracked_topics:
             await self._ensure_producer().client.add_topic(topic)
             self._tracked_topics.add(topic)
-        producer = self._ensure_producer()
-        futures: list[asyncio.Future] = []
-        batch, count = producer.create_batch(), 0
-        for key, value in records:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start the next
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch, count = producer.create_batch(), 0
-                batch.append(key=key, value=value, timestamp=None)
-            count += 1
-        if count:
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        futures, tail = await send_to_partition(self._ensure_producer(), topic, partition, records)
         if on_done is not None and futures:
-            last, tail = futures[-1], count
+            last = futures[-1]
             last.add_done_callback(
                 lambda fut: (
                     on_done(fut.result().offset + tail - 1) if not fut.cancelled() and not fut.exception() else None

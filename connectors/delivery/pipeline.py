@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectors.delivery.prometheus import DeliveryMetrics
+from connectors.delivery.prometheus import DeliveryMetrics, LabelCache
 from connectors.delivery.providers.base import Provider, Send, SendResult
 from connectors.delivery.verdicts import Verdict, backoff_ms, verdict
 from connectors.stores.idempotency import IdempotencyStore
@@ -84,10 +84,12 @@ class Deliverer:
         self.replay = replay
         self.stream_time_ms = 0
         self._prepare = getattr(provider, "prepare", None)
+        self._outcomes = LabelCache(metrics.outcomes)  # two counts per notification: children looked up once
+        self._sends = LabelCache(metrics.sends)
 
     def _result(self, item: WorkItem, status: str, th: str | None = None, **extra: str | None) -> DeliveryResult:
         job = item.job
-        self.metrics.outcomes.labels(status).inc()
+        self._outcomes(status).inc()
         return DeliveryResult(
             job_id=job.job_id,
             user_id=job.user_id,
@@ -183,7 +185,7 @@ class Deliverer:
         for (item, device, _, ttl), outcome in zip(chunk, outcomes, strict=True):
             th = device.token_hash
             v = verdict(outcome.ok, outcome.error_code)
-            self.metrics.sends.labels(self.provider.name, v.value).inc()
+            self._sends(self.provider.name, v.value).inc()
             if v is Verdict.SENT:
                 sent.append((item.job.job_id, th, outcome.message_id or "", ttl))
                 out.results.append(self._result(item, "sent", th, provider_message_id=outcome.message_id))

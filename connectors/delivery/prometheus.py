@@ -12,6 +12,20 @@ from schemas.dead_letters import DEAD_LETTERS_METRIC
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+class LabelCache:
+    """A labelled metric's children, each looked up once (`labels()` takes a lock and builds a key per call)."""
+
+    def __init__(self, metric: Counter) -> None:
+        self.metric = metric
+        self.children: dict[tuple[str, ...], Counter] = {}
+
+    def __call__(self, *labels: str) -> Counter:
+        child = self.children.get(labels)
+        if child is None:
+            child = self.children[labels] = self.metric.labels(*labels)
+        return child
+
+
 class DeliveryMetrics(NamedTuple):
     sends: Counter
     retries: Counter

@@ -15,6 +15,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter
 
+from connectors.kafka_batches import send_keyed
 from connectors.delivery.pipeline import Deliverer, Outputs, Prepared, WorkItem
 from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
@@ -118,16 +119,17 @@ class DeliveryWorker:
 
     async def _publish(self, out: Outputs, dead_letters: list[tuple[bytes | None, DeadLetter]]) -> None:
         assert self._producer is not None
+        producer = self._producer
         futures = []
-        for result in out.results:
-            futures.append(await self._producer.send(self.topics.delivery, encode(result), key=result.user_id.encode()))
-        for retry in out.retries:
-            key = retry.job.user_id.encode()
-            futures.append(await self._producer.send(self.topics.retry, encode(retry), key=key))
-        for dead in out.dead:
-            futures.append(await self._producer.send(self.topics.dlq, encode(dead), key=dead.job.user_id.encode()))
+        for topic, records in (
+            (self.topics.delivery, [(r.user_id.encode(), encode(r)) for r in out.results]),
+            (self.topics.retry, [(r.job.user_id.encode(), encode(r)) for r in out.retries]),
+            (self.topics.dlq, [(d.job.user_id.encode(), encode(d)) for d in out.dead]),
+        ):
+            if records:
+                futures += await send_keyed(producer, topic, records)  # a future per batch, not per record
         for key, letter in dead_letters:
-            futures.append(await self._producer.send(self.topics.dlq, encode(letter), key=key))
+            futures.append(await producer.send(self.topics.dlq, encode(letter), key=key))  # key may be None
         if futures:
             await asyncio.gather(*futures)  # raises if any record was not acknowledged: no commit then
 

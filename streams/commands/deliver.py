@@ -12,7 +12,6 @@ from pathlib import Path
 import faust
 from faust.cli import option
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from connectors.delivery.errors import ProviderConfigError
 from connectors.delivery.http import start_http
@@ -28,6 +27,7 @@ from connectors.fcm_local.credentials import write_service_account
 from connectors.fcm_local.server import LocalFcm
 from connectors.stores.idempotency import IdempotencyStore
 from connectors.stores.ratelimit import RateLimiter
+from connectors.stores.redis_client import redis_client
 from connectors.stores.tokens import TokenStore
 from schemas import topics
 from streams.commands.kafka_security import aiokafka_options
@@ -59,7 +59,7 @@ def build_provider(settings: Settings) -> Provider:
 
 async def run_worker(settings: Settings, topic_names: Topics, group_id: str, metrics_port: int) -> None:
     """Wire stores, provider and consumers; run until SIGTERM/SIGINT, then drain and close."""
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    redis = redis_client(settings.redis_url.get_secret_value())
     prefix = settings.delivery_redis_prefix
     provider = build_provider(settings)
     registry = CollectorRegistry()

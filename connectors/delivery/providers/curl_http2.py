@@ -50,12 +50,14 @@ class CurlHttp2:
         connections: int = HTTP2_CONNECTIONS,
         ca_file: str | None = None,
         timeout_s: float = TIMEOUT_S,
-        max_in_flight: int = 500,
+        max_in_flight: int | None = None,
     ) -> None:
         self._connections = max(connections, 1)
         self._ca_file = ca_file or certifi.where()
         self._timeout_ms = int(timeout_s * 1000)
-        self._max_in_flight = max(max_in_flight, 1)
+        # No more transfers than streams: libcurl re-tries a connection for every pending transfer each time
+        # a stream frees up, so transfers queued beyond the streams cost CPU while they wait.
+        self._max_in_flight = max(max_in_flight or self._connections * STREAMS_PER_CONNECTION, 1)
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, STREAMS_PER_CONNECTION)
@@ -76,6 +78,7 @@ class CurlHttp2:
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(CONNECT_TIMEOUT_S * 1000))
         curl.setopt(pycurl.NOSIGNAL, 1)
         curl.chunks = []  # type: ignore[attr-defined]
+        curl.target = None  # type: ignore[attr-defined]  # the (url, headers) it was last set up for
         curl.setopt(pycurl.WRITEFUNCTION, curl.chunks.append)  # type: ignore[attr-defined]
         return curl
 
@@ -101,8 +104,11 @@ class CurlHttp2:
             while next_body < len(bodies) or in_flight:
                 while next_body < len(bodies) and len(in_flight) < self._max_in_flight:
                     curl = self._handle()
-                    curl.setopt(pycurl.URL, url)
-                    curl.setopt(pycurl.HTTPHEADER, headers)
+                    target = (url, headers)
+                    if curl.target != target:  # type: ignore[attr-defined]  # libcurl parses them once per handle
+                        curl.setopt(pycurl.URL, url)
+                        curl.setopt(pycurl.HTTPHEADER, headers)
+                        curl.target = target  # type: ignore[attr-defined]
                     curl.setopt(pycurl.POSTFIELDS, bodies[next_body])
                     in_flight[id(curl)] = (curl, next_body)
                     multi.add_handle(curl)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import uuid
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import firebase_admin
 import google.auth.transport.requests
@@ -31,44 +32,82 @@ FCM_MAX_BATCH = 500
 LANES = 16
 IN_FLIGHT = 2
 FCM_ERROR_DETAIL = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+encode_message = messaging._MessagingService.encode_message  # firebase-admin's validating encoder (a classmethod)
 
 
-def build_message(job: NotificationJob, token: str, platform: str) -> messaging.Message:
-    """One FCM message: notification + data, and the per-platform options of the job."""
-    ttl = max(job.ttl_seconds, 0)
-    high = job.priority == "high"
-    image = job.image_url
+class PlatformOptions(NamedTuple):
+    """What a job's android/apns/webpush sections depend on: few distinct values per trigger."""
+
+    high: bool
+    ttl: int
+    collapse_key: str | None
+    image: str | None
+    link: str | None  # an https deep link (FCM takes no other for web push)
+
+
+def platform_options(job: NotificationJob) -> PlatformOptions:
     link = job.deep_link if job.deep_link and job.deep_link.startswith("https://") else None
-    apns_headers = {"apns-priority": "10" if high else "5"}
-    if job.collapse_key:
-        apns_headers["apns-collapse-id"] = job.collapse_key[:64]
-    webpush_headers = {"TTL": str(ttl), "Urgency": "high" if high else "normal"}
-    if job.collapse_key:
-        webpush_headers["Topic"] = job.collapse_key[:32]
+    return PlatformOptions(job.priority == "high", max(job.ttl_seconds, 0), job.collapse_key, job.image_url, link)
+
+
+def platform_configs(o: PlatformOptions) -> dict[str, Any]:
+    """The per-platform options of a message (`messaging.Message` keyword arguments)."""
+    apns_headers = {"apns-priority": "10" if o.high else "5"}
+    webpush_headers = {"TTL": str(o.ttl), "Urgency": "high" if o.high else "normal"}
+    if o.collapse_key:
+        apns_headers["apns-collapse-id"] = o.collapse_key[:64]
+        webpush_headers["Topic"] = o.collapse_key[:32]
+    return {
+        "android": messaging.AndroidConfig(
+            collapse_key=o.collapse_key,
+            priority="high" if o.high else "normal",
+            ttl=o.ttl,
+            notification=messaging.AndroidNotification(image=o.image) if o.image else None,
+        ),
+        "apns": messaging.APNSConfig(
+            headers=apns_headers,
+            payload=messaging.APNSPayload(aps=messaging.Aps(mutable_content=bool(o.image))),
+            fcm_options=messaging.APNSFCMOptions(image=o.image) if o.image else None,
+        ),
+        "webpush": messaging.WebpushConfig(
+            headers=webpush_headers,
+            notification=messaging.WebpushNotification(image=o.image) if o.image else None,
+            fcm_options=messaging.WebpushFCMOptions(link=o.link) if o.link else None,
+        ),
+    }
+
+
+def core_message(job: NotificationJob, token: str, **options: Any) -> messaging.Message:
+    """One FCM message for `token`: notification + data (+ the platform `options`, if given)."""
     with warnings.catch_warnings():
         # `token` still addresses registration tokens (what device.tokens holds); `fid` is for installation ids.
         warnings.simplefilter("ignore", DeprecationWarning)
         return messaging.Message(
             token=token,
             data=payload_data(job),
-            notification=messaging.Notification(title=job.title, body=job.body, image=image),
-            android=messaging.AndroidConfig(
-                collapse_key=job.collapse_key,
-                priority="high" if high else "normal",
-                ttl=ttl,
-                notification=messaging.AndroidNotification(image=image) if image else None,
-            ),
-            apns=messaging.APNSConfig(
-                headers=apns_headers,
-                payload=messaging.APNSPayload(aps=messaging.Aps(mutable_content=bool(image))),
-                fcm_options=messaging.APNSFCMOptions(image=image) if image else None,
-            ),
-            webpush=messaging.WebpushConfig(
-                headers=webpush_headers,
-                notification=messaging.WebpushNotification(image=image) if image else None,
-                fcm_options=messaging.WebpushFCMOptions(link=link) if link else None,
-            ),
+            notification=messaging.Notification(title=job.title, body=job.body, image=job.image_url),
+            **options,
         )
+
+
+def build_message(job: NotificationJob, token: str, platform: str) -> messaging.Message:
+    """One FCM message: notification + data, and the per-platform options of the job."""
+    return core_message(job, token, **platform_configs(platform_options(job)))
+
+
+@functools.lru_cache(maxsize=4096)
+def encoded_platform_configs(options: PlatformOptions) -> dict[str, Any]:
+    """firebase-admin's encoding of the platform sections, once per distinct options (read-only: shared)."""
+    encoded = encode_message(messaging.Message(topic="options", **platform_configs(options)))
+    del encoded["topic"]
+    return encoded
+
+
+def encode_fcm_message(job: NotificationJob, token: str) -> dict[str, Any]:
+    """`encode_message(build_message(job, token, ...))`, with the platform sections encoded once per options.
+
+    Both halves go through firebase-admin's validating encoder; the sections it returns are disjoint."""
+    return {**encode_message(core_message(job, token)), **encoded_platform_configs(platform_options(job))}
 
 
 def error_code(exc: exceptions.FirebaseError) -> tuple[str, float | None]:

@@ -15,7 +15,6 @@ import concurrent.futures
 import dataclasses
 import threading
 import uuid
-import warnings
 
 import firebase_admin
 import google.auth.transport.requests
@@ -29,14 +28,13 @@ from connectors.delivery.providers.base import Send, SendResult
 from connectors.delivery.providers.curl_http2 import HTTP2_CONNECTIONS, Answer, CurlHttp2, has_http2
 from connectors.delivery.providers.fcm import (
     FCM_MAX_BATCH,
-    build_message,
+    encode_fcm_message,
     error_code,
     load_credential,
     point_at,
     trusting_session,
 )
 
-encode_message = messaging._MessagingService.encode_message  # firebase-admin's validating encoder (a classmethod)
 # libcurl error codes that say the request never left (firebase-admin's UnavailableError) or timed out
 # (DeadlineExceededError); any other transport failure is UnknownError. Every one of them is retried.
 _NOT_CONNECTED = {6, 7, 35, 60}  # could not resolve, could not connect, TLS handshake, certificate
@@ -106,18 +104,15 @@ class LeanFcmProvider:
     def prepare(self, sends: list[Send]) -> list[Send]:
         """The same Sends with their `messages:send` bodies (or the ValueError firebase-admin raised)."""
         prepared = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # `token` (see build_message)
-            for send in sends:
-                if send.payload is not None:
-                    prepared.append(send)
-                    continue
-                try:
-                    message = build_message(send.job, send.token, send.platform)
-                    payload: bytes | Exception = orjson.dumps({"message": encode_message(message)})
-                except ValueError as exc:
-                    payload = exc
-                prepared.append(dataclasses.replace(send, payload=payload))
+        for send in sends:
+            if send.payload is not None:
+                prepared.append(send)
+                continue
+            try:
+                payload: bytes | Exception = orjson.dumps({"message": encode_fcm_message(send.job, send.token)})
+            except ValueError as exc:
+                payload = exc
+            prepared.append(dataclasses.replace(send, payload=payload))
         return prepared
 
     def _post(self, bodies: list[bytes]) -> list[Answer]:

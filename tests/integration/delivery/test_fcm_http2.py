@@ -80,7 +80,14 @@ async def test_connection_reset_mid_stream_fails_only_unanswered_sends_and_they_
     batch = sends(500)
     outcomes = await provider.send_batch(batch)
     failed = check_invariants(batch, outcomes, fcm)
-    assert failed and fcm.call(fcm.fcm.stats)["connection_faults"] == 1  # streams in flight on it failed
+    stats = fcm.call(fcm.fcm.stats)
+    assert stats["connection_faults"] == 1
+    if isinstance(provider, LeanFcmProvider) and not failed:
+        # libcurl resends a request that got no byte of answer on a reused connection that died, over
+        # another one (the endpoint resets before processing, so each is still accepted once: asserted above).
+        assert stats["requests"] > len(batch), stats
+    else:
+        assert failed  # the streams in flight on it failed, and only those (check_invariants)
     retried = await provider.send_batch([batch[i] for i in failed])
     assert all(o.ok for o in retried)
     assert accepted(fcm) == Counter({s.token: 1 for s in batch})  # each exactly once after the retry

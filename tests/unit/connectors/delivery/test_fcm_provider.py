@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from firebase_admin import exceptions, messaging
 
-from connectors.delivery.providers.fcm import build_message, error_code
+from connectors.delivery.providers.fcm import build_message, encode_fcm_message, error_code
 from connectors.fcm_local.validation import error_body, validate_request
 from schemas.records import NotificationJob
 
@@ -86,3 +87,22 @@ def test_without_a_detail_the_platform_code_is_used() -> None:
         exceptions.UnavailableError, 503, {"error": {"code": 503, "message": "down", "status": "UNAVAILABLE"}}
     )
     assert error_code(exc) == ("UNAVAILABLE", None)
+
+
+def test_lean_encoding_equals_firebase_admins_whole_message_encoding() -> None:
+    jobs = [
+        make_job(),
+        make_job(priority="normal", deep_link="shop://cart", image_url=None, collapse_key=None),
+        make_job(ttl_seconds=0, collapse_key="x" * 80, data={}),
+        make_job(image_url="https://img/other.png", title="Ünïcode", body="€ 12,00"),
+    ]
+    for job in jobs:
+        for token in ("tok-a", "tok-b"):  # the cached platform sections never carry the token
+            assert encode_fcm_message(job, token) == encoded(job, token)
+
+
+def test_lean_encoding_refuses_what_firebase_admin_refuses() -> None:
+    with pytest.raises(ValueError, match="token"):
+        encoded(make_job(), "")
+    with pytest.raises(ValueError, match="token"):
+        encode_fcm_message(make_job(), "")

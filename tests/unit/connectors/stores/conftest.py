@@ -1,14 +1,14 @@
-"""A redis.asyncio client on the real Redis whose test keys are removed afterwards."""
+"""The worker's redis.asyncio client (hiredis packing) on the real Redis; test keys removed afterwards."""
 
 from __future__ import annotations
 
 import pytest
-from redis.asyncio import Redis
+from connectors.stores.redis_client import redis_client
 
 
 @pytest.fixture
 async def redis(redis_url, redis_prefix):
-    client = Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     yield client
     keys = [k async for k in client.scan_iter(f"{redis_prefix}*")]
     if keys:
