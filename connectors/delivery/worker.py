@@ -15,8 +15,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter
 
-from connectors.kafka_batches import send_keyed
 from connectors.delivery.pipeline import Deliverer, Outputs, Prepared, WorkItem
+from connectors.kafka_batches import send_keyed
 from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
 from schemas.dead_letters import dead_letter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from connectors.stores.redis_client import redis_client
 
 

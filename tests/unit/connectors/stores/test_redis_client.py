@@ -39,6 +39,6 @@ async def test_commands_pipelines_and_scripts_round_trip(redis, redis_prefix) ->
     assert await redis.hset(key, mapping={"tök€n": "android||1", "t2": "ios|app|2"}) == 2
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hget(key, "tök€n").hlen(key).set(f"{redis_prefix}n", 7, px=60_000)
-        assert await pipe.execute() == ["android||1".encode(), 2, True]
+        assert await pipe.execute() == [b"android||1", 2, True]
     script = redis.register_script("return {KEYS[1], ARGV[1], #KEYS}")
     assert await script(keys=[key, f"{redis_prefix}x"], args=[12]) == [key.encode(), b"12", 2]
