@@ -6,8 +6,8 @@ import statistics
 
 from streams.bench.runner import Figure
 
-LEAN_JOBS = 20_000  # a few seconds at the worker's rate: long enough to be steady, short enough for one run
-LEAN_RUNS = 3  # the median: a shared machine moves single runs by tens of percent
+LEAN_JOBS = 40_000  # ~8 s at the worker's rate: long enough to be steady, short enough for five runs
+LEAN_RUNS = 5  # the median: a shared machine moves single runs by 10-20%
 FIREBASE_ADMIN_JOBS = 2_000  # ~1.5-3 ms of CPU each: a few seconds
 
 
