@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from schemas.errors import OversizedError, SchemaError
 from schemas.records import DeadLetter
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter
 
 # Counted by every process that writes dead letters, labelled by input topic and reason.
 DEAD_LETTERS_METRIC = "nudge_dead_letters_total"
@@ -11,6 +16,18 @@ EMPTY_VALUE = "empty_value"  # a record without a value (a tombstone on a non-co
 OVERSIZED = OversizedError.kind
 PROCESSING_ERROR = "processing_error"  # a valid record that the code processing it failed on
 MAX_ERROR_CHARS = 1000  # the reason text is for a person; the original bytes are kept whole
+
+
+def dead_letter_counter(registry: CollectorRegistry | None = None) -> Counter:
+    """The dead-letter counter, labelled by input topic and reason (error_kind): one alert covers every consumer."""
+    from prometheus_client import REGISTRY, Counter
+
+    return Counter(
+        DEAD_LETTERS_METRIC.removesuffix("_total"),
+        "Input records sent to a dead-letter topic",
+        ["topic", "reason"],
+        registry=registry if registry is not None else REGISTRY,
+    )
 
 
 def reason_of(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
-from connectors.kafka_batches import send_to_partition
+from schemas.kafka_batches import send_to_partition
 
 VISIBLE_TIMEOUT_S = 30.0  # how long a created topic may take to show in the broker's metadata
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from schemas.codec import Codec, default_codec
-from schemas.dead_letters import DEAD_LETTERS_METRIC, EMPTY_VALUE, OVERSIZED, dead_letter
+from schemas.dead_letters import DEAD_LETTERS_METRIC, EMPTY_VALUE, OVERSIZED, dead_letter, dead_letter_counter
 from schemas.errors import SchemaError
 from schemas.records import BehaviorEvent, DeadLetter
 from schemas.rules import validate
-
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter
 
 T = TypeVar("T")
 
@@ -47,15 +44,3 @@ def check_record(
     except SchemaError as exc:
         return dead_letter(**where, error=exc)
     return record
-
-
-def dead_letter_counter(registry: CollectorRegistry | None = None) -> Counter:
-    """The dead-letter counter, labelled by input topic and reason (error_kind)."""
-    from prometheus_client import REGISTRY, Counter
-
-    return Counter(
-        DEAD_LETTERS_METRIC.removesuffix("_total"),
-        "Input records sent to a dead-letter topic",
-        ["topic", "reason"],
-        registry=registry if registry is not None else REGISTRY,
-    )

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from schemas.dead_letters import DEAD_LETTERS_METRIC
+from schemas.dead_letters import dead_letter_counter
 
 # Provider round trips: a local endpoint answers in ~1 ms, FCM in 50-300 ms, a stuck one in seconds.
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -72,11 +72,5 @@ def build_metrics(registry: CollectorRegistry) -> DeliveryMetrics:
             registry=registry,
         ),
         outcomes=Counter("nudge_delivery_results_total", "DeliveryResults by status", ["status"], registry=registry),
-        # The stream side's metric and reasons (schemas.dead_letters): one alert covers every consumer.
-        dead_letters=Counter(
-            DEAD_LETTERS_METRIC.removesuffix("_total"),
-            "Input records sent to a dead-letter topic",
-            ["topic", "reason"],
-            registry=registry,
-        ),
+        dead_letters=dead_letter_counter(registry),  # the stream side's metric and reasons
     )

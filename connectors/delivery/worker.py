@@ -16,11 +16,11 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter
 
 from connectors.delivery.pipeline import Deliverer, Outputs, Prepared, WorkItem
-from connectors.kafka_batches import send_keyed
 from connectors.stores.tokens import TokenStore
 from schemas.codec import decode, encode
 from schemas.dead_letters import dead_letter
 from schemas.errors import SchemaError
+from schemas.kafka_batches import send_keyed
 from schemas.records import DeadLetter, DeviceToken, JobRetry, NotificationJob
 from schemas.rules import validate
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from streams.ports import free_port
+from streams.bench.worker_process import ROOT, web_port, worker_process
 
-ROOT = Path(__file__).resolve().parents[2]
-NUDGE = Path(sys.executable).parent / "nudge"
 TRIGGERS = ROOT / "streams" / "triggers.yaml"
 # Every topic the worker reads or writes, so they exist with the bench's partition count.
 WORKER_TOPICS = (
@@ -36,7 +31,7 @@ def topics_for(prefix: str, app_id: str) -> list[str]:
 
 
 class Worker:
-    """One `nudge worker` process with a progress file; stopped with SIGTERM (or SIGKILL)."""
+    """One `nudge worker` process (worker_process.py) with a progress file; stopped with SIGTERM (or SIGKILL)."""
 
     def __init__(
         self,
@@ -51,25 +46,17 @@ class Worker:
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nudge-"))
         self.progress = self.dir / "progress.json"
-        env = {
-            **os.environ,
-            "NUDGE_APP_ID": app_id,
-            "NUDGE_KAFKA_BOOTSTRAP": bootstrap,
-            "NUDGE_TOPIC_PREFIX": prefix,
-            "NUDGE_TOPIC_PARTITIONS": str(partitions),
-            "NUDGE_REPLAY": "true" if replay else "false",
-            "NUDGE_TRIGGERS_FILE": str(TRIGGERS),
-            "NUDGE_DATA_DIR": str(self.dir / "data"),
-            "NUDGE_WEB_PORT": str(free_port()),
-            "NUDGE_PROGRESS_FILE": str(self.progress),
-            **(extra_env or {}),
-        }
-        self.port = int(env["NUDGE_WEB_PORT"])
         self.log_path = self.dir / "worker.log"
-        self._log = self.log_path.open("wb")
+        self.process = worker_process(
+            "worker", bootstrap=bootstrap, prefix=prefix, app_id=app_id, partitions=partitions,
+            data_dir=self.dir / "data", log=self.log_path, triggers=TRIGGERS, replay=replay, log_level=log_level,
+            loop=loop, env={"NUDGE_PROGRESS_FILE": str(self.progress), **(extra_env or {})},
+        )  # fmt: skip
+        self.port = web_port(self.process)
         self.started = time.time()
-        command = [str(NUDGE), "--loop", loop, "worker", "-l", log_level]
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process.start()
+        assert self.process.popen is not None
+        self.proc = self.process.popen
 
     def read(self) -> dict[str, float]:
         with contextlib.suppress(OSError, ValueError):
@@ -90,13 +77,10 @@ class Worker:
             time.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> None:
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
+        if sig == signal.SIGTERM:
+            self.process.stop(timeout_s)
+        elif self.process.alive():
+            self.process.kill(sig, timeout_s)
 
 
 def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int,

@@ -39,38 +39,38 @@ def in_partition(source_topic: str, partition: int) -> Iterator[None]:
         _current_event.reset(token)
 
 
-async def write_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]) -> int:
-    """Set every (key, value) in `table` as if from `partition` of `source_topic`; return the count.
+async def write_partition(
+    table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]
+) -> list[asyncio.Future]:
+    """Set every (key, value) in `table` as if from `partition` of `source_topic`; the changelog sends' futures.
 
     Raw-serialised tables skip Faust's per-key changelog machinery (a FutureMessage and a buffered send
     each): the store is set and the record handed to the producer directly, with the same bytes, topic
-    and partition Faust would use, so recovery reads it back unchanged. The offset commit that follows
-    waits for the producer, as it does for Faust's own writes. Once the last record is acknowledged its
+    and partition Faust would use, so recovery reads it back unchanged. The checkpoint waits for the
+    returned futures before the offset commit (a table that is not raw goes through Faust, whose producer
+    flush before the commit confirms it). Once the last record is acknowledged its
     offset is recorded in the store as Faust does for its own writes, so a restart on the kept store reads
     only the changelog after it.
     """
     marker = PartitionMarker(source_topic, partition)
     token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
-    written = 0
+    sent: list[asyncio.Future] = []
     try:
         if table.key_serializer == "raw" and table.value_serializer == "raw":
             store = table.data
             send = table.app.producer.send
             changelog = table.changelog_topic.get_topic_name()
-            last: asyncio.Future | None = None
             for key, value in items:
                 store[key] = value
-                last = await send(changelog, key, value, partition, None, None)
-                written += 1
-            if last is not None:  # a partition's records are acknowledged in order: the last has the highest offset
-                last.add_done_callback(lambda fut: _record_persisted(table, fut))
+                sent.append(await send(changelog, key, value, partition, None, None))
+            if sent:  # a partition's records are acknowledged in order: the last has the highest offset
+                sent[-1].add_done_callback(lambda fut: _record_persisted(table, fut))
         else:
             for key, value in items:
                 table[key] = value
-                written += 1
     finally:
         _current_event.reset(token)
-    return written
+    return sent
 
 
 def _record_persisted(table: Any, fut: asyncio.Future) -> None:

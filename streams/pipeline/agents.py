@@ -155,14 +155,7 @@ def install(
     # before it subscribes; a broker would auto-create them with one, and a consumer would not see them for minutes
     source = app.topic(*sources, internal=True, **raw)
     catalog = app.topic(names.catalog, key_serializer="raw", value_serializer="raw")
-    fanout = app.topic(names.fanout, **raw)
     ticks = app.topic(names.ticks, **raw)
-    outputs: dict[str, faust.TopicT] = {}
-
-    def output(name: str) -> faust.TopicT:
-        if name not in outputs:
-            outputs[name] = app.topic(name, key_serializer="raw", value_serializer="raw")
-        return outputs[name]
 
     # Each partition's store holds the users' records and the indexes (timers, fan-out) as ordered keys: RocksDB
     # in production, the ordered memory store for memory:// apps. Faust owns the changelog and its recovery.
@@ -225,21 +218,25 @@ def install(
     routes.first.add(names.profiles)
     checkpoint.register(EngineStage(runtime, table, metrics))
 
-    @app.agent(catalog, name=f"{app.conf.id}.engine-catalog")
-    async def fan_out(stream: faust.StreamT) -> None:
+    async def fan_out(batch: Sequence[fastpath.RecordLike]) -> None:
         # Users live in every partition: copy each valid update to all of them; each uses its own index.
-        async for event in stream.events():
-            msg = event.message
-            metrics.events_in.labels(msg.topic).inc()
-            now_ms = int(time.time() * 1000)
-            item = check_record(event.value, msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        send = app.producer.send
+        sent = []
+        now_ms = int(time.time() * 1000)
+        for msg in batch:
+            item = check_record(msg.value, msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
                                 now_ms=now_ms, expected=CatalogItem, max_value_bytes=max_value_bytes)  # fmt: skip
             if isinstance(item, DeadLetter):
                 metrics.dead_letters.labels(msg.topic, item.error_kind).inc()
-                await output(topics.dlq_for(msg.topic)).send(key=msg.key, value=codec.encode(item))
+                sent.append(await send(topics.dlq_for(msg.topic), msg.key, codec.encode(item), None, None, None))
                 continue
             for partition in range(partitions):
-                await fanout.send(key=msg.key, value=event.value, partition=partition)
+                sent.append(await send(names.fanout, msg.key, msg.value, partition, None, None))
+        _child(metrics.events_in, names.catalog).inc(len(batch))
+        checkpoint.sent(sent)  # confirmed before the catalogue offsets are committed
+
+    fastpath.subscribe(app, catalog, f"{app.conf.id}.engine-catalog")
+    routes.route([names.catalog], fan_out)
 
     if not replay:
 

@@ -162,7 +162,8 @@ class Attribution:
         return futures
 
     async def write(self) -> list[asyncio.Future]:
-        """Each changed state written once (Faust's producer flush before the commit confirms them)."""
+        """Each changed state written once; the futures of its changelog records."""
+        sent: list[asyncio.Future] = []
         for partition, states in self.states.items():
             stored = self.stored[partition]
             items = []
@@ -174,9 +175,9 @@ class Attribution:
                 if value != before:
                     items.append((user_id.encode(), value))
             if items:
-                await write_partition(self.users, self.source, partition, items)
+                sent += await write_partition(self.users, self.source, partition, items)
         self.forget()
-        return []
+        return sent
 
     def forget(self) -> None:
         """Drop the in-memory states and their unsent counts (after a checkpoint or a rebalance): both are redone."""
@@ -239,13 +240,14 @@ class Boards:
 
     async def write(self) -> list[asyncio.Future]:
         """Each changed board written once, with the offset of the next counts message it needs."""
+        sent: list[asyncio.Future] = []
         for partition, loaded in self.loaded.items():
             next_offset = self.next_offset[partition]
             items = [(key, _encode_json({**board.to_dict(), "o": next_offset[key]})) for key, board in loaded.items()]
             if items:
-                await write_partition(self.boards, self.source, partition, items)
+                sent += await write_partition(self.boards, self.source, partition, items)
         self.forget()
-        return []
+        return sent
 
     def forget(self) -> None:
         """Drop the in-memory boards (after a checkpoint or a rebalance); the table holds what was written."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -22,13 +20,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from connectors.fcm_local.tls import client_context
 from schemas.codec import decode, encode
 from schemas.records import BehaviorEvent, DeviceToken, NotificationDecision
+from streams.bench.worker_process import ManagedProcess as Proc
+from streams.bench.worker_process import worker_process
 from tests.support.kafka import create_topics
 from tests.support.net import free_port
 from tests.support.partitions import partition_of
 from tests.support.policies import write_without_quiet_hours
 from tests.support.records import event
 
-ROOT = Path(__file__).resolve().parents[2]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
 PARTITIONS = 2
 PROJECT = "nudge-faults"
@@ -67,50 +66,6 @@ def seeded_events(seed: int, users: int, now_ms: int) -> list[BehaviorEvent]:
             item, category = f"item{rng.randrange(50)}", f"c{rng.randrange(5)}"
             events.append(event(user, kind, t, event_id=f"{user}-{n}", item_id=item, category=category))
     return sorted(events, key=lambda e: (e.event_time_ms, e.event_id))
-
-
-@dataclass
-class Proc:
-    """A supervised process: restarted (like a pod) when it dies on its own."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    exits: list[int] = field(default_factory=list)
-
-    def start(self) -> Proc:
-        fh = self.log.open("ab")
-        self.popen = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-        return self
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        assert self.popen is not None
-        self.popen.send_signal(sig)
-        self.popen.wait(60)  # the supervisor restarts it on its next look, like a pod restart
-
-    def supervise(self) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
-            self.exits.append(self.popen.returncode)
-            self.restarts += 1
-            self.start()
-
-    def stop(self, timeout: float = 30) -> int | None:
-        if self.popen is None or self.popen.poll() is not None:
-            return None if self.popen is None else self.popen.returncode
-        popen, self.popen = self.popen, None  # stopped on purpose: no longer supervised
-        popen.send_signal(signal.SIGTERM)
-        try:
-            return popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
-            return None
 
 
 class Reader:
@@ -245,18 +200,13 @@ class Run:
 
     def add_worker(self) -> Proc:
         n = len(self.workers)
-        env = self._env(
-            NUDGE_APP_ID=self.name,
-            NUDGE_REPLAY="true",
-            NUDGE_ALLOWED_LATENESS_MS="60000",
-            NUDGE_TRIGGERS_FILE=str(self.tmp / "triggers.yaml"),
-            NUDGE_DECISIONS_FILE=str(self.tmp / "decisions.yaml"),
-            NUDGE_DATA_DIR=str(self.tmp / f"worker{n}"),
-            NUDGE_WEB_PORT=str(free_port()),
-            # A stable identity per worker, as the chart gives each pod: a restart rejoins without a rebalance.
-            NUDGE_GROUP_INSTANCE_ID=f"{self.name}-worker{n}",
-        )
-        proc = Proc(f"worker{n}", [NUDGE, "worker", "-l", "warn"], env, self.tmp / f"worker{n}.log")
+        proc = worker_process(
+            f"worker{n}", bootstrap=self.stack.bootstrap, prefix=self.prefix, app_id=self.name,
+            partitions=PARTITIONS, data_dir=self.tmp / f"worker{n}", log=self.tmp / f"worker{n}.log",
+            triggers=self.tmp / "triggers.yaml", decisions=self.tmp / "decisions.yaml",
+            identity=f"{self.name}-worker{n}",  # a restart rejoins without a rebalance, as a pod does
+            env={"NUDGE_REDIS_URL": self.stack.redis_url, "NUDGE_ALLOWED_LATENESS_MS": "60000"},
+        )  # fmt: skip
         self.workers.append(proc.start())
         return proc
 
@@ -353,4 +303,4 @@ class Run:
         return codes
 
     def logs(self) -> str:
-        return "\n".join(f"== {p.name}\n{p.log.read_text()[-1500:]}" for p in self.processes() if p.log.exists())
+        return "\n".join(f"== {p.name}\n{p.log_tail(1500)}" for p in self.processes())

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,13 +12,12 @@ from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
 from schemas.records import NotificationJob
+from streams.bench.worker_process import ManagedProcess, worker_process
 from tests.support.kafka import consume_all, create_topics
 from tests.support.net import free_port
 from tests.support.partitions import partition_of
 from tests.support.records import event
 
-ROOT = Path(__file__).resolve().parents[3]
-NUDGE = Path(sys.executable).parent / "nudge"
 TYPES = {"pv": "view", "cart": "cart", "fav": "fav", "buy": "purchase"}
 WINDOW_MS = 30 * 60_000
 LATENESS_MS = 60_000
@@ -119,7 +115,7 @@ class Replay:
         create_topics(admin, self.topics, PARTITIONS)
         (tmp / "triggers.yaml").write_text(TRIGGERS)
         (tmp / "decisions.yaml").write_text(DECISIONS)
-        self.workers: list[subprocess.Popen[bytes]] = []
+        self.workers: list[ManagedProcess] = []
         self.ports: dict[str, int] = {}  # identity -> web port
 
     def produce(self, rows: list[Row], extra: list[tuple[int, bytes]] = ()) -> None:
@@ -134,28 +130,18 @@ class Replay:
             producer.produce(topic, value, key=b"bad", partition=partition)
         assert producer.flush(30) == 0
 
-    def start_worker(self, name: str, identity: str | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, identity: str | None = None) -> ManagedProcess:
         """Start a worker; one with an `identity` keeps its group instance id and web port across restarts
         (as a pod restarted in place does), so a restart does not wait for the dead member's session."""
-        env = {
-            **os.environ,
-            "NUDGE_APP_ID": self.app_id,
-            "NUDGE_KAFKA_BOOTSTRAP": self.bootstrap,
-            "NUDGE_TOPIC_PREFIX": self.prefix,
-            "NUDGE_TOPIC_PARTITIONS": str(PARTITIONS),
-            "NUDGE_REPLAY": "true",
-            "NUDGE_ALLOWED_LATENESS_MS": str(LATENESS_MS),
-            "NUDGE_TRIGGERS_FILE": str(self.tmp / "triggers.yaml"),
-            "NUDGE_DECISIONS_FILE": str(self.tmp / "decisions.yaml"),
-            "NUDGE_ATTRIBUTION": "false",  # engine only: these runs compare firings with the oracle
-            "NUDGE_DATA_DIR": str(self.tmp / name),
-            "NUDGE_WEB_PORT": str(free_port() if identity is None else self.ports.setdefault(identity, free_port())),
-        }
-        if identity is not None:
-            env["NUDGE_GROUP_INSTANCE_ID"] = identity
-        log = (self.tmp / f"{name}.log").open("ab")
-        proc = subprocess.Popen([str(NUDGE), "worker", "-l", "warn"], env=env, cwd=ROOT, stdout=log, stderr=log)
-        self.workers.append(proc)
+        proc = worker_process(
+            name, bootstrap=self.bootstrap, prefix=self.prefix, app_id=self.app_id, partitions=PARTITIONS,
+            data_dir=self.tmp / name, log=self.tmp / f"{name}.log", triggers=self.tmp / "triggers.yaml",
+            decisions=self.tmp / "decisions.yaml", identity=identity,
+            web_port=None if identity is None else self.ports.setdefault(identity, free_port()),
+            env={"NUDGE_ALLOWED_LATENESS_MS": str(LATENESS_MS),
+                 "NUDGE_ATTRIBUTION": "false"},  # engine only: these runs compare firings with the oracle
+        )  # fmt: skip
+        self.workers.append(proc.start())
         return proc
 
     def read_jobs(self, expected: int, timeout: float) -> list[NotificationJob]:
@@ -163,10 +149,10 @@ class Replay:
         deadline = time.monotonic() + timeout
         messages: list = []
         while time.monotonic() < deadline:
-            dead = [p for p in self.workers if p.poll() not in (None, -signal.SIGKILL)]
+            dead = [p for p in self.workers if p.exited() not in (None, -signal.SIGKILL)]
             if dead:
-                logs = "".join(f.read_text()[-3000:] for f in self.tmp.glob("*.log"))
-                raise AssertionError(f"a worker exited with {dead[0].returncode}:\n{logs}")
+                logs = "".join(p.log_tail(3000) for p in self.workers)
+                raise AssertionError(f"a worker exited with {dead[0].exited()}:\n{logs}")
             messages = consume_all(self.bootstrap, self.jobs, 10**9, timeout=3.0)
             if len({m.value() for m in messages}) >= expected:
                 break
@@ -176,11 +162,7 @@ class Replay:
 
     def stop(self) -> None:
         for proc in self.workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            if proc.alive():
+                proc.popen.send_signal(signal.SIGTERM)  # all at once: a group that stops together
         for proc in self.workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.stop(timeout=20)

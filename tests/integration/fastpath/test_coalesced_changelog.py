@@ -54,8 +54,7 @@ def test_sigkill_between_flushes_loses_nothing(
     while processed(progress) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     # Killed right after its first batches: their state is in memory only, their offsets uncommitted.
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first.kill(signal.SIGKILL)
     done_before_kill = processed(progress)
     assert 0 < done_before_kill < len(rows)
     replay.start_worker("w2", identity="worker-0")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,8 +15,8 @@ from typing import Any
 from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
+from streams.bench.worker_process import ManagedProcess, web_port, worker_process
 from tests.support.kafka import consume_all, create_topics, delete_topics
-from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 NUDGE = Path(sys.executable).parent / "nudge"
@@ -63,7 +61,7 @@ class Worker:
         self.topics = [self.prefix + n for n in [*TOPICS, *internal]]
         (tmp / "triggers.yaml").write_text(triggers)
         (tmp / "decisions.yaml").write_text(decisions)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process: ManagedProcess | None = None
         self.port = 0
         self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
 
@@ -71,34 +69,23 @@ class Worker:
         return self.prefix + name
 
     def start(self, name: str, *args: str, log_level: str = "warn", **env: str) -> None:
-        self.port = free_port()
-        full = {
-            **os.environ,
-            "NUDGE_APP_ID": self.app_id,
-            "NUDGE_KAFKA_BOOTSTRAP": self.bootstrap,
-            "NUDGE_TOPIC_PREFIX": self.prefix,
-            "NUDGE_TOPIC_PARTITIONS": str(self.partitions),
-            "NUDGE_REPLAY": "true",
-            "NUDGE_ALLOWED_LATENESS_MS": "0",
-            "NUDGE_TRIGGERS_FILE": str(self.tmp / "triggers.yaml"),
-            "NUDGE_DECISIONS_FILE": str(self.tmp / "decisions.yaml"),
-            "NUDGE_DATA_DIR": str(self.tmp / name),
-            "NUDGE_WEB_PORT": str(self.port),
-            **env,
-        }
-        log = (self.tmp / f"{name}.log").open("ab")
         self.log = self.tmp / f"{name}.log"
-        command = [str(NUDGE), "worker", "-l", log_level, *args]
-        self.proc = subprocess.Popen(command, env=full, cwd=ROOT, stdout=log, stderr=log)
+        self.process = worker_process(
+            name, bootstrap=self.bootstrap, prefix=self.prefix, app_id=self.app_id, partitions=self.partitions,
+            data_dir=self.tmp / name, log=self.log, triggers=self.tmp / "triggers.yaml",
+            decisions=self.tmp / "decisions.yaml", log_level=log_level, args=args,
+            env={"NUDGE_ALLOWED_LATENESS_MS": "0", **env},
+        )  # fmt: skip
+        self.port = web_port(self.process)
+        self.process.start()
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return None if self.process is None else self.process.popen
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.process is not None:
+            self.process.stop()
 
     def close(self) -> None:
         self.stop()
