@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import tempfile
 import time
 import uuid
@@ -31,7 +30,7 @@ def topics_for(prefix: str, app_id: str) -> list[str]:
 
 
 class Worker:
-    """One `nudge worker` process (worker_process.py) with a progress file; stopped with SIGTERM (or SIGKILL)."""
+    """One `nudge worker` process (worker_process.py) with a progress file; stopped with SIGTERM."""
 
     def __init__(
         self,
@@ -76,11 +75,8 @@ class Worker:
                 raise RuntimeError(f"nudge worker saw {seen.get('count')}/{count} in {timeout_s}s: {self.log_path}")
             time.sleep(0.1)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> None:
-        if sig == signal.SIGTERM:
-            self.process.stop(timeout_s)
-        elif self.process.alive():
-            self.process.kill(sig, timeout_s)
+    def stop(self, timeout_s: float = 30) -> None:
+        self.process.stop(timeout_s)
 
 
 def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int,

@@ -33,16 +33,13 @@ class ManagedProcess:
     popen: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     exits: list[int] = field(default_factory=list)
+    terminating: bool = False  # SIGTERM sent to the running process
 
     def start(self) -> ManagedProcess:
         with self.log.open("ab") as fh:  # the child keeps its own copy of the descriptor
             self.popen = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        self.terminating = False
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None, f"{self.name} is not running"
-        return self.popen.pid
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -64,16 +61,21 @@ class ManagedProcess:
             self.restarts += 1
             self.start()
 
+    def terminate(self) -> None:
+        """Send SIGTERM once without waiting (several processes asked to stop together, then `stop()` each)."""
+        if self.alive() and not self.terminating:
+            assert self.popen is not None
+            self.popen.send_signal(signal.SIGTERM)
+            self.terminating = True
+
     def stop(self, timeout: float = 30) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`; the exit code of a graceful stop (None if it was killed).
 
         A process that had already exited returns its code; it is no longer supervised after this."""
+        self.terminate()
         if self.popen is None:
             return None
         popen, self.popen = self.popen, None
-        if popen.poll() is not None:
-            return popen.returncode
-        popen.send_signal(signal.SIGTERM)
         try:
             return popen.wait(timeout)
         except subprocess.TimeoutExpired:

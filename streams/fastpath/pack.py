@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from aiokafka.partitioner import murmur2
+from schemas.kafka_batches import default_partition
 
 MAGIC = b"\x00NPK1"  # a single Avro record starts with 0xC3 0x01: the two never collide
 CHUNK_BYTES = 200_000  # under the producer's batch (256 KiB) and the broker's 1 MB message limit
@@ -27,7 +27,7 @@ class KeyPartitioner:
         if partition is None:
             if len(self.cache) >= _CACHE_MAX:
                 self.cache.clear()
-            partition = self.cache[key] = (murmur2(key.encode()) & 0x7FFFFFFF) % self.partitions
+            partition = self.cache[key] = default_partition(key.encode(), self.partitions)
         return partition
 
 

@@ -162,7 +162,6 @@ class Replay:
 
     def stop(self) -> None:
         for proc in self.workers:
-            if proc.alive():
-                proc.popen.send_signal(signal.SIGTERM)  # all at once: a group that stops together
+            proc.terminate()  # all at once: a group that stops together
         for proc in self.workers:
             proc.stop(timeout=20)
