@@ -33,10 +33,10 @@ def test_a_partition_ending_in_a_transaction_marker_is_read_to_its_end(kafka_boo
     # waited for the message at end - 1 timed out here.
     topic = topic_factory("reader-tx")
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "transactional.id": f"tx-{topic}"})
-    producer.init_transactions(10)
+    producer.init_transactions(60)  # the broker's first transaction creates its transaction log: slow on a busy box
     producer.begin_transaction()
     producer.produce(topic, b"in a transaction")
-    producer.commit_transaction(10)
+    producer.commit_transaction(60)
     started = time.monotonic()
     got = [m.value() for m in read_to_end({"bootstrap.servers": kafka_bootstrap}, topic, timeout_s=20)]
     assert got == [b"in a transaction"] and time.monotonic() - started < 10
