@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # how often offsets are committed; the engine's changed states reach the changelog right before: longer =
     # fewer changelog writes (more coalescing), shorter = shorter pauses while a commit encodes them
     commit_interval_ms: int = Field(1000, ge=100)
+    # at_least_once: outputs may repeat after a crash (same ids: delivery sends each push once); exactly_once: the
+    # batch path's outputs, changelog writes and offsets commit in one Kafka transaction per commit interval, so
+    # read_committed readers see each job and decision once, and see them at that commit (shorten the interval)
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    transactional_id: str | None = None  # exactly_once: stable per worker; default: app id, host name and web port
     tick_ms: int = Field(500, ge=50)  # live mode: how often idle partitions' stream time follows the wall clock
     attribution: bool = True  # feedback attribution + analytics.trigger_metrics in this worker; false = engine only
     # which behaviour events go to attribution: "touched" = only those of users this worker pushed (or held out)

@@ -171,6 +171,8 @@ SCHEMA = {
                     "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
                     "store": {"type": "string", "pattern": "^(memory|rocksdb)://"},
                     "nofile": integer(1024),
+                    "processingGuarantee": {"enum": ["at_least_once", "exactly_once"]},
+                    "commitIntervalMs": integer(100),
                     "staticMembership": B,
                     "podManagementPolicy": {"enum": ["Parallel", "OrderedReady"]},
                     "containerPorts": obj({"web": PORT}),

@@ -159,6 +159,10 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
     def nudge_engine_only(b: str, _t: str, n: int, p: int) -> float:
         return nudge_worker.worker_rate(b, prefix, n, p, extra_env={**ROCKSDB, "NUDGE_ATTRIBUTION": "false"})[0]
 
+    def nudge_exactly_once(b: str, _t: str, n: int, p: int) -> float:
+        env = {**ROCKSDB, "NUDGE_PROCESSING_GUARANTEE": "exactly_once"}
+        return nudge_worker.worker_rate(b, prefix, n, p, extra_env=env)[0]
+
     def quix(mode: str) -> Measurement:
         return lambda b, t, n, _p: quix_peer.quix_rate(mode, b, t, n)
 
@@ -179,6 +183,12 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         ),
         ("Nudge worker (full triggers.yaml, RocksDB, changelog, decisions)", "nudge", "events/s", nudge),
         ("Nudge worker, attribution off (RocksDB)", "nudge", "events/s", nudge_engine_only),
+        (
+            "Nudge worker, exactly-once (RocksDB, a Kafka transaction per commit)",
+            "nudge",
+            "events/s",
+            nudge_exactly_once,
+        ),
         (
             "Nudge per-event path in process, no Kafka (decode, engine, decisions, state writes)",
             "engine",

@@ -12,6 +12,7 @@ from streams.decisions import load_config
 from streams.decisions.errors import DecisionConfigError
 from streams.engine.config import load_catalogue
 from streams.engine.errors import TriggerConfigError
+from streams.fastpath.transaction import transactional_id
 from streams.pipeline.agents import install
 from streams.pipeline.errors import StartupError
 from streams.pipeline.firings import policies
@@ -101,4 +102,7 @@ def register(app: faust.App, settings: Settings) -> None:
         attribution_events=settings.attribution_events,
         progress_file=settings.progress_file,
         cache_mb=settings.state_cache_mb,
+        transactional_id=transactional_id(settings.app_id, settings.web_port, settings.transactional_id)
+        if settings.processing_guarantee == "exactly_once"
+        else None,
     )

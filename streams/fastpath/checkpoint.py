@@ -4,16 +4,20 @@ Stages (the engine with its decisions, attribution, the per-trigger boards) keep
 between commits and register here instead of each writing its own flush. At a commit, in this order:
 1. every output the batches since the last checkpoint sent, and what each stage publishes once per
    checkpoint (coalesced counts, metrics), is acknowledged by the broker;
-2. each stage writes its dirty state to its store and changelog, and those writes are acknowledged;
-3. Faust commits the input offsets (after flushing its producer).
-A crash before 2 re-fires the same deterministic ids from the older state (never loses one); a crash
-before 3 redoes the batches on top of the state they already produced, which the stages tolerate.
+2. each stage sends its dirty state to its changelog, and those records are acknowledged;
+3. the input offsets are committed: by Faust (at-least-once), or with every record above in one Kafka
+   transaction (exactly-once);
+4. each stage applies the same state to its local store (and records the changelog offset it reached).
+At-least-once applies step 4 before step 3: a crash before 3 redoes the batches on top of the state they
+already produced, which the stages tolerate, and re-sends the same deterministic ids (never loses one).
+Exactly-once applies it only after the commit: a crash before it leaves the local store at the last committed
+transaction, the changelog's aborted records are never read back, and the redo starts from committed state.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 
@@ -25,7 +29,12 @@ class Stage(Protocol):
         ...
 
     async def write(self) -> list[asyncio.Future]:
-        """Write the dirty state to the store and its changelog; return the futures of the changelog sends."""
+        """Send the dirty state to the changelog; return the futures of those sends."""
+        ...
+
+    def apply(self, marker: int) -> None:
+        """Write the state sent by `write` to the local store, with the changelog offset reached (the last record's,
+        plus `marker`: 1 when a transaction's commit marker follows it)."""
         ...
 
 
@@ -43,7 +52,8 @@ class Checkpoint:
         """Outputs a batch sent: acknowledged at the next checkpoint, before any state is written."""
         self.unconfirmed.extend(futures)
 
-    async def run(self) -> None:
+    async def run(self, commit_transaction: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Steps 1, 2 and 4; with `commit_transaction`, step 3 too, before 4 (Faust's commit follows otherwise)."""
         pending, self.unconfirmed = self.unconfirmed, []
         for stage in self.stages:
             pending += await stage.publish()
@@ -54,3 +64,7 @@ class Checkpoint:
             writes += await stage.write()
         if writes:
             await asyncio.gather(*writes)
+        if commit_transaction is not None:
+            await commit_transaction()
+        for stage in self.stages:
+            stage.apply(marker=0 if commit_transaction is None else 1)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import faust
+from aiokafka import AIOKafkaProducer
 from faust.exceptions import AlreadyConfiguredWarning
 from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 
 from streams.fastpath.checkpoint import Checkpoint
+from streams.fastpath.transaction import TRANSACTION_TIMEOUT_MS, Transaction
 
 
 class RecordLike(Protocol):
@@ -42,14 +46,18 @@ PRODUCER_LINGER_S = 0.005  # 5 ms of the 50 ms event -> job budget buys batched 
 PRODUCER_BATCH_BYTES = 262_144  # per partition and request; Faust's 16 KiB default splits a batch's outputs
 GC_GEN0_THRESHOLD = 50_000  # default 700: a full fetched batch would trigger dozens of young collections
 
+EXIT_TRANSACTION_FAILED = 75  # EX_TEMPFAIL: a restart recovers
+
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
 
 
 class BatchRoutes:
-    """Which topics go to which batch handler, and the checkpoint that runs before each offset commit."""
+    """Which topics go to which batch handler, the checkpoint that runs before each offset commit, and the
+    transaction it commits in (exactly-once; None: at-least-once, Faust's producer and offset commit)."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, BatchHandler] = {}
+        self.transaction: Transaction | None = None
         self.checkpoint = Checkpoint()
         # Topics whose fetched records go before the others' in each round: side inputs the events read (a
         # profile produced with a signup should name the user in the welcome, whichever fetch got there first).
@@ -64,6 +72,18 @@ class BatchRoutes:
     async def flush(self) -> None:
         async with self.lock:
             await self.checkpoint.run()
+
+
+class ReadCommittedThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, reading with isolation level read_committed (its own transactions stay off)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = self.consumer
+        consumer.in_transaction = True  # the one thing Faust reads it for here: read_committed
+        try:
+            return super()._create_worker_consumer(transport)
+        finally:
+            consumer.in_transaction = False
 
 
 class BatchConsumer(AIOKafkaConsumer):
@@ -93,9 +113,42 @@ class BatchConsumer(AIOKafkaConsumer):
         done = self._batch_done.pop(tp, None)
         return done if done is not None else super()._new_offset(tp)
 
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        if self.routes.transaction is None:
+            return super()._new_consumer_thread()
+        return ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_start(self) -> None:
+        if self.routes.transaction is not None:
+            await self.routes.transaction.start()  # before any fetch: an earlier incarnation's transaction is aborted
+        await super().on_start()
+
+    async def on_stop(self) -> None:
+        await super().on_stop()  # commits
+        if self.routes.transaction is not None:
+            await self.routes.transaction.stop()
+
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
-        await self.routes.flush()
-        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+        transaction = self.routes.transaction
+        if transaction is None:
+            await self.routes.flush()
+            return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+        assignment = self.assignment()
+        committable = {tp: offset for tp, offset in offsets.items() if tp in assignment}
+        async with self.routes.lock:  # no batch sends between the checkpoint and the commit of its transaction
+            try:
+                await self.routes.checkpoint.run(lambda: transaction.commit(committable, self.app.conf.id))
+            except Exception as exc:
+                # The transaction is aborted (or fenced by a newer worker with this id); this worker's memory is
+                # ahead of what was committed and its local store is not. Exit at once, as a SIGKILL would: the
+                # restarted worker, or the partitions' next owner, redoes the batches from the commit.
+                self.log.critical("transaction commit failed, exiting for a restart: %r", exc)
+                os._exit(EXIT_TRANSACTION_FAILED)
+        if committable:
+            self.app.tables.on_commit(committable)
+            self._committed_offset.update(committable)
+            self.app.monitor.on_tp_commit(committable)
+        return bool(committable)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         await self._commit_before_handoff()
@@ -135,6 +188,8 @@ class BatchConsumer(AIOKafkaConsumer):
                 records, active = await self._wait_next_records(1.0)
                 if not records or self.should_stop:
                     self.diag.unset_flag(CONSUMER_FETCHING)
+                    if self.routes.transaction is not None and not self.should_stop:
+                        await self._past_markers()
                     continue
                 if not self.flow_active:
                     await self.perform_seek()
@@ -178,7 +233,12 @@ class BatchConsumer(AIOKafkaConsumer):
             return  # revoked while handling: the new owner reprocesses from the committed offset
         last = batch[-1].offset
         self._read_offset[tp] = last
-        self._batch_done[tp] = last + 1
+        done = last + 1
+        if self.routes.transaction is not None:
+            # Past the transaction markers after the last record: a committed offset short of them never
+            # reaches the partition's end (lag and the replay's caught-up check would never say 0).
+            done = max(done, await self.position(tp) or 0)
+        self._batch_done[tp] = done
         self._acked[tp]
         # No commit every N messages here: the commit interval alone bounds the work a crash repeats,
         # and a longer interval is what lets the changelog coalesce (Kafka Streams' commit.interval.ms).
@@ -204,7 +264,27 @@ class BatchConsumer(AIOKafkaConsumer):
             recovery.tp_to_table[tp].apply_changelog_batch([ChangelogRecord(tp, r) for r in records])
             offsets[tp] = records[-1].offset
             self._read_offset[tp] = records[-1].offset
+            if self.routes.transaction is not None:
+                await self._past_markers([tp])
         await self._deliver_one_by_one(tp, batch[-1:])
+
+    async def _past_markers(self, tps: Sequence[TP] | None = None) -> None:
+        """Count the transaction markers (and aborted records) a changelog read skipped as read.
+
+        A transactional changelog ends in a commit marker, never delivered: Faust's recovery, which waits for the
+        offset before the end, would wait forever (its own fix runs only with its exactly-once mode on, after 10 s).
+        Whatever lies before the consumer's position is read, records or not.
+        """
+        recovery = self.app.tables.recovery
+        for offsets, highwaters in ((recovery.active_offsets, recovery.active_highwaters),
+                                    (recovery.standby_offsets, recovery.standby_highwaters)):  # fmt: skip
+            for tp in list(highwaters) if tps is None else tps:
+                highwater, seen = highwaters.get(tp), offsets.get(tp)
+                if highwater is None or seen is None or seen >= highwater or not self._restoring(tp):
+                    continue
+                position = await self.position(tp)
+                if position is not None and position - 1 > seen:
+                    offsets[tp] = min(position - 1, highwater)
 
     async def _deliver_one_by_one(self, tp: TP, batch: list[Any]) -> None:
         # Faust's own path for everything not routed (changelogs during recovery, other agents' topics).
@@ -233,8 +313,10 @@ def subscribe(app: faust.App, channel: Any, name: str) -> None:
             raise RuntimeError(f"{event.message.topic}: a routed topic's record reached an agent")
 
 
-def enable(app: faust.App) -> BatchRoutes:
-    """Make `app` consume with BatchConsumer (before it starts); return its routing table."""
+def enable(app: faust.App, transactional_id: str | None = None) -> BatchRoutes:
+    """Make `app` consume with BatchConsumer (before it starts); return its routing table. With a
+    `transactional_id`, exactly-once: the batch path sends and commits in Kafka transactions, and reads
+    read_committed."""
     # Batches allocate many short-lived objects: collect the young generation less often.
     gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
     # A batch's outputs and a flush's changelog records should share produce requests, not send one each.
@@ -250,4 +332,15 @@ def enable(app: faust.App) -> BatchRoutes:
         consumer_cls = type("BatchConsumer", (BatchConsumer,), {"routes": routes})
         transport.Consumer = consumer_cls  # type: ignore[misc]  # instance override of the ClassVar
         transport.batch_routes = routes  # type: ignore[attr-defined]
+    if transactional_id is not None and routes.transaction is None:
+        routes.transaction = Transaction(lambda tid: new_transactional_producer(app, tid), transactional_id)
     return routes
+
+
+def new_transactional_producer(app: faust.App, transactional_id: str) -> AIOKafkaProducer:
+    """An aiokafka producer with the settings of the app's own (broker, security, batching), transactional."""
+    faust_producer: Any = app.producer
+    settings = {**faust_producer._settings_default(), **faust_producer._settings_auth(),
+                **faust_producer._settings_extra()}  # fmt: skip
+    return AIOKafkaProducer(**settings, transactional_id=transactional_id,
+                            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS)  # fmt: skip

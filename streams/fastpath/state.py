@@ -1,11 +1,12 @@
-"""Coalesced table writes: the changelog gets one record per dirty key per flush, not one per event."""
+"""Coalesced table writes: the changelog gets one record per dirty key per checkpoint, not one per event; the
+local store gets the same once the checkpoint allows (see Checkpoint)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -39,60 +40,55 @@ def in_partition(source_topic: str, partition: int) -> Iterator[None]:
         _current_event.reset(token)
 
 
-async def write_partition(
-    table: Any, source_topic: str, partition: int, items: Iterable[tuple[Any, Any]]
+def sink(app: Any) -> Any:
+    """Where the batch path sends: the worker's transaction (exactly-once), else Faust's producer. Both have
+    `send(topic, key, value, partition, timestamp, headers)` and `send_records(topic, partition, records, on_done)`."""
+    routes = getattr(app.transport, "batch_routes", None)
+    transaction = None if routes is None else routes.transaction
+    return transaction if transaction is not None else app.producer
+
+
+class ChangelogOffsets:
+    """The last changelog offset each partition's sends reached in this checkpoint, recorded in the local store
+    once the store has the state (`apply`): a restart on the kept store then reads only the changelog after it."""
+
+    def __init__(self) -> None:
+        self.acked: dict[tuple[int, TP], tuple[Any, int]] = {}
+
+    def on_acked(self, table: Any, tp: TP) -> Callable[[int], None]:
+        def acked(offset: int) -> None:
+            self.acked[(id(table), tp)] = (table, offset)
+
+        return acked
+
+    def apply(self, marker: int) -> None:
+        """Record each offset, plus `marker` (1: a transaction's commit marker follows the last record)."""
+        for (_, tp), (table, offset) in self.acked.items():
+            table.data.set_persisted_offset(tp, offset + marker)
+        self.acked.clear()
+
+
+async def send_changelog(
+    table: Any, partition: int, writes: list[tuple[bytes, bytes | None]], offsets: ChangelogOffsets
 ) -> list[asyncio.Future]:
-    """Set every (key, value) in `table` as if from `partition` of `source_topic`; the changelog sends' futures.
+    """Send writes of a raw table (bytes keys and values) to its changelog (None: a tombstone), as whole record
+    batches; returns their futures (the commit that follows waits for them). The caller applies the same writes to
+    the local store after (see Checkpoint); `offsets` learns the last offset once it is acknowledged.
 
-    Raw-serialised tables skip Faust's per-key changelog machinery (a FutureMessage and a buffered send
-    each): the store is set and the record handed to the producer directly, with the same bytes, topic
-    and partition Faust would use, so recovery reads it back unchanged. The checkpoint waits for the
-    returned futures before the offset commit (a table that is not raw goes through Faust, whose producer
-    flush before the commit confirms it). Once the last record is acknowledged its
-    offset is recorded in the store as Faust does for its own writes, so a restart on the kept store reads
-    only the changelog after it.
-    """
-    marker = PartitionMarker(source_topic, partition)
-    token = _current_event.set(weakref.ref(marker))  # type: ignore[arg-type]
-    sent: list[asyncio.Future] = []
-    try:
-        if table.key_serializer == "raw" and table.value_serializer == "raw":
-            store = table.data
-            send = table.app.producer.send
-            changelog = table.changelog_topic.get_topic_name()
-            for key, value in items:
-                store[key] = value
-                sent.append(await send(changelog, key, value, partition, None, None))
-            if sent:  # a partition's records are acknowledged in order: the last has the highest offset
-                sent[-1].add_done_callback(lambda fut: _record_persisted(table, fut))
-        else:
-            for key, value in items:
-                table[key] = value
-    finally:
-        _current_event.reset(token)
-    return sent
-
-
-def _record_persisted(table: Any, fut: asyncio.Future) -> None:
-    """Keep the acknowledged changelog offset in the store, through Faust's own callback for its writes."""
-    if not fut.cancelled() and fut.exception() is None:  # a failed send fails the commit that waits for it
-        table._on_changelog_sent(fut)
-
-
-async def send_changelog(table: Any, partition: int, writes: list[tuple[bytes, bytes | None]]) -> list[asyncio.Future]:
-    """Send writes already applied to a partition's store to the table's changelog (None: a tombstone), as
-    whole record batches; returns their futures (the commit that follows waits for them).
-
-    The same bytes, topic and partition Faust would send, so its recovery reads them back unchanged. Once the
-    last batch is acknowledged its last offset is recorded in the store as Faust does for its own writes, so a
-    restart on the kept store reads only the changelog after it.
+    The same bytes, topic and partition Faust would send, so its recovery reads them back unchanged.
     """
     if not writes:
         return []
+    if not (table.key_serializer == "raw" and table.value_serializer == "raw"):
+        raise TypeError(f"table {table.name}: the batch path writes raw tables only (key_type=bytes, value_type=bytes)")
     changelog = table.changelog_topic.get_topic_name()
-    tp = TP(changelog, partition)
+    on_done = offsets.on_acked(table, TP(changelog, partition))
+    return cast(list[asyncio.Future], await sink(table.app).send_records(changelog, partition, writes, on_done))
 
-    def persisted(offset: int) -> None:
-        table.data.set_persisted_offset(tp, offset)
 
-    return cast(list[asyncio.Future], await table.app.producer.send_records(changelog, partition, writes, persisted))
+def apply_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
+    """Set every (key, value) in the local store of `table` as if from `partition` of `source_topic`."""
+    with in_partition(source_topic, partition):
+        store = table.data
+        for key, value in items:
+            store[key] = value

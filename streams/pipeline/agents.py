@@ -22,7 +22,7 @@ from streams.engine.config import Catalogue
 from streams.engine.engine import Engine
 from streams.fastpath import consumer as fastpath
 from streams.fastpath.progress import ProgressFile
-from streams.fastpath.state import send_changelog
+from streams.fastpath.state import ChangelogOffsets, send_changelog, sink
 from streams.pipeline.feedback import EVENT, OTHER, Rekeyer, install_feedback
 from streams.pipeline.firings import policies
 from streams.pipeline.prometheus import PipelineMetrics
@@ -108,24 +108,32 @@ def step(
 
 class EngineStage:
     """The engine's part of the checkpoint: it publishes nothing of its own; each partition's dirty records and
-    indexes go to the store and the changelog once per commit (a key changed by many events is sent once)."""
+    indexes go to the changelog and then the store once per commit (a key changed by many events is sent once)."""
 
     def __init__(self, runtime: Runtime, table: Any, metrics: PipelineMetrics) -> None:
         self.runtime, self.table, self.metrics = runtime, table, metrics
+        self.unapplied: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        self.offsets = ChangelogOffsets()
 
     async def publish(self) -> list[asyncio.Future]:
         return []
 
     async def write(self) -> list[asyncio.Future]:
         sent: list[asyncio.Future] = []
-        for partition, writes in self.runtime.checkpoint().items():
+        self.unapplied = self.runtime.checkpoint(apply=False)
+        for partition, writes in self.unapplied.items():
             for key, value in writes:
                 if value and key[:1] == USER:
                     self.metrics.state_bytes.observe(len(value))
-            sent += await send_changelog(self.table, partition, writes)
+            sent += await send_changelog(self.table, partition, writes, self.offsets)
+        return sent
+
+    def apply(self, marker: int) -> None:
+        unapplied, self.unapplied = self.unapplied, {}
+        self.runtime.apply(unapplied)
+        self.offsets.apply(marker)
         for partition, count in self.runtime.timer_counts().items():
             self.metrics.timer_index.labels(str(partition)).set(count)
-        return sent
 
 
 def install(
@@ -144,8 +152,10 @@ def install(
     tick_seconds: float = 1.0,
     progress_file: str | None = None,
     cache_mb: int = 256,
+    transactional_id: str | None = None,
 ) -> Runtime:
-    """Add the engine, decision and attribution agents, the tables and the web views to `app`."""
+    """Add the engine, decision and attribution agents, the tables and the web views to `app`; with a
+    `transactional_id`, exactly-once (see streams.fastpath.transaction)."""
     names = EngineTopics.named(prefix, app.conf.id)
     registry = registry if registry is not None else CollectorRegistry()
     metrics = PipelineMetrics.build(registry)
@@ -186,7 +196,7 @@ def install(
         runtime.forget({tp.partition for tp in revoked if tp.topic in sources})  # re-read on next use
 
     # Fetched batches go to `process` beneath Faust's per-event conductor; the checkpoint runs before every commit.
-    routes = fastpath.enable(app)
+    routes = fastpath.enable(app, transactional_id)
     checkpoint = routes.checkpoint
     fastpath.subscribe(app, source, f"{app.conf.id}.engine")
 
@@ -202,7 +212,7 @@ def install(
             _child(metrics.events_in, topic).inc(n)
         # Outputs are acknowledged before state is written: a crash in between re-sends the same ids, never loses one.
         if out.messages or out.rekeyed:
-            send = app.producer.send  # same bytes and partitioner as Topic.send, without its per-message objects
+            send = sink(app).send  # same bytes and partitioner as Topic.send, without its per-message objects
             sent = [await send(t, k, v, None, None, None) for t, k, v in out.messages]
             if out.rekeyed:
                 sent.extend(await rekeyer.send(out.rekeyed))
@@ -220,7 +230,7 @@ def install(
 
     async def fan_out(batch: Sequence[fastpath.RecordLike]) -> None:
         # Users live in every partition: copy each valid update to all of them; each uses its own index.
-        send = app.producer.send
+        send = sink(app).send
         sent = []
         now_ms = int(time.time() * 1000)
         for msg in batch:

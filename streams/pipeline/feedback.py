@@ -19,7 +19,7 @@ from streams.analytics.attribution import AnalyticsConfig, Count, UserAttributio
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.consumer import BatchRoutes, subscribe
 from streams.fastpath.pack import KeyPartitioner, pack_entries, unpack_entries
-from streams.fastpath.state import in_partition, write_partition
+from streams.fastpath.state import ChangelogOffsets, apply_partition, in_partition, send_changelog, sink
 from streams.pipeline.prometheus import PipelineMetrics
 from streams.pipeline.topics import EngineTopics
 from streams.state.faust_stores import table_options
@@ -93,7 +93,7 @@ class Rekeyer:
         partition_of = self.partition_of
         for tag, user_id, value in items:
             by_partition[partition_of(user_id)].append((tag, user_id.encode(), value))
-        send = self.app.producer.send
+        send = sink(self.app).send
         return [
             await send(self.topic, None, message, partition, None, None)
             for partition, values in by_partition.items()
@@ -120,8 +120,10 @@ class Attribution:
         self.states: dict[int, dict[str, UserAttribution]] = defaultdict(dict)
         self.stored: dict[int, dict[str, bytes | None]] = defaultdict(dict)  # as read, to skip unchanged writes
         self.pending: dict[str, list[Count]] = defaultdict(list)
+        self.unapplied: list[tuple[int, list[tuple[bytes, bytes]]]] = []
+        self.offsets = ChangelogOffsets()
 
-    def apply(self, partition: int, messages: Sequence[Any]) -> None:
+    def attribute(self, partition: int, messages: Sequence[Any]) -> None:
         """Attribute the records of one partition's by-user messages (key, value), in order."""
         states, stored, pending, cfg = self.states[partition], self.stored[partition], self.pending, self.cfg
         names: Counter[str] = Counter()
@@ -152,7 +154,7 @@ class Attribution:
 
     async def publish(self) -> list[asyncio.Future]:
         """The counts since the last checkpoint, coalesced per trigger."""
-        send = self.app.producer.send
+        send = sink(self.app).send
         futures = []
         for trigger_id, counts in self.pending.items():
             for i in range(0, len(counts), COUNTS_PER_MESSAGE):
@@ -162,7 +164,7 @@ class Attribution:
         return futures
 
     async def write(self) -> list[asyncio.Future]:
-        """Each changed state written once; the futures of its changelog records."""
+        """Each changed state sent to the changelog once; the futures of those records."""
         sent: list[asyncio.Future] = []
         for partition, states in self.states.items():
             stored = self.stored[partition]
@@ -175,9 +177,17 @@ class Attribution:
                 if value != before:
                     items.append((user_id.encode(), value))
             if items:
-                sent += await write_partition(self.users, self.source, partition, items)
+                sent += await send_changelog(self.users, partition, items, self.offsets)
+                self.unapplied.append((partition, items))
         self.forget()
         return sent
+
+    def apply(self, marker: int) -> None:
+        """The states `write` sent, into the local store."""
+        for partition, items in self.unapplied:
+            apply_partition(self.users, self.source, partition, items)
+        self.unapplied.clear()
+        self.offsets.apply(marker)
 
     def forget(self) -> None:
         """Drop the in-memory states and their unsent counts (after a checkpoint or a rebalance): both are redone."""
@@ -205,8 +215,10 @@ class Boards:
         self.loaded: dict[int, dict[bytes, MetricsBoard]] = defaultdict(dict)
         self.touched: dict[int, dict[bytes, set[tuple[str, str, int]]]] = defaultdict(dict)
         self.next_offset: dict[int, dict[bytes, int]] = defaultdict(dict)
+        self.unapplied: list[tuple[int, list[tuple[bytes, bytes]]]] = []
+        self.offsets = ChangelogOffsets()
 
-    def apply(self, partition: int, messages: Sequence[Any]) -> None:
+    def add(self, partition: int, messages: Sequence[Any]) -> None:
         """Add one partition's counts messages (key: trigger id) to their boards."""
         loaded, touched, next_offset = self.loaded[partition], self.touched[partition], self.next_offset[partition]
         with in_partition(self.source, partition):
@@ -227,7 +239,7 @@ class Boards:
 
     async def publish(self) -> list[asyncio.Future]:
         """TriggerMetrics of the cells touched since the last checkpoint."""
-        send = self.app.producer.send
+        send = sink(self.app).send
         futures = []
         now_ms = int(time.time() * 1000)
         for partition, loaded in self.loaded.items():
@@ -245,9 +257,17 @@ class Boards:
             next_offset = self.next_offset[partition]
             items = [(key, _encode_json({**board.to_dict(), "o": next_offset[key]})) for key, board in loaded.items()]
             if items:
-                sent += await write_partition(self.boards, self.source, partition, items)
+                sent += await send_changelog(self.boards, partition, items, self.offsets)
+                self.unapplied.append((partition, items))
         self.forget()
         return sent
+
+    def apply(self, marker: int) -> None:
+        """The boards `write` sent, into the local store."""
+        for partition, items in self.unapplied:
+            apply_partition(self.boards, self.source, partition, items)
+        self.unapplied.clear()
+        self.offsets.apply(marker)
 
     def forget(self) -> None:
         """Drop the in-memory boards (after a checkpoint or a rebalance); the table holds what was written."""
@@ -302,7 +322,7 @@ def install_feedback(
             if isinstance(record, DeadLetter):
                 metrics.dead_letters.labels(msg.topic, record.error_kind).inc()
                 letter = codec.encode(record)
-                sends.append(await app.producer.send(dlq_for(msg.topic), msg.key, letter, None, None, None))
+                sends.append(await sink(app).send(dlq_for(msg.topic), msg.key, letter, None, None, None))
                 continue
             items.append((OTHER, record.user_id, msg.value))
         return sends + await rekeyer.send(items)
@@ -311,10 +331,10 @@ def install_feedback(
         routes.checkpoint.sent(await rekey_records(batch))
 
     async def attribute_batch_of(batch: Sequence[Any]) -> None:
-        stage.apply(batch[0].partition, batch)
+        stage.attribute(batch[0].partition, batch)
 
     async def aggregate_batch(batch: Sequence[Any]) -> None:
-        totals.apply(batch[0].partition, batch)
+        totals.add(batch[0].partition, batch)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:

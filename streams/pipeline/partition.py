@@ -140,10 +140,11 @@ class PartitionRuntime:
         self.clock.wall(wall_ms)
         return self._settle(self._tick(self.clock.now_ms), self.clock.now_ms, None)
 
-    def checkpoint(self) -> list[tuple[bytes, bytes | None]]:
-        """Write the changes since the last checkpoint (and the stream time) to the store; returns the writes."""
+    def checkpoint(self, apply: bool = True) -> list[tuple[bytes, bytes | None]]:
+        """The changes since the last checkpoint (and the stream time) as writes, applied to the store unless
+        `apply` is false (see PartitionStore.checkpoint)."""
         self.store.put(CLOCK, b"%d" % self.clock.now_ms)
-        return self.store.checkpoint()
+        return self.store.checkpoint(apply)
 
     # --- the engine's side -------------------------------------------------------------------------------
 

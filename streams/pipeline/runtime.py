@@ -100,9 +100,15 @@ class Runtime:
             return runtime.on_catalog(record)
         raise TypeError(f"unexpected record type {type(record).__name__} on the engine input")
 
-    def checkpoint(self) -> dict[int, list[Write]]:
-        """Write every partition's changes to its store; the writes per partition, for the changelog."""
-        return {p: runtime.checkpoint() for p, runtime in self.partitions.items()}
+    def checkpoint(self, apply: bool = True) -> dict[int, list[Write]]:
+        """Every partition's changes as writes (for the changelog), applied to its store unless `apply` is false:
+        then `apply` them before any partition is next used."""
+        return {p: runtime.checkpoint(apply) for p, runtime in self.partitions.items()}
+
+    def apply(self, writes: dict[int, list[Write]]) -> None:
+        """Write what `checkpoint(apply=False)` returned to the partitions' stores."""
+        for partition, partition_writes in writes.items():
+            self.partition(partition).store.apply(partition_writes)
 
     def timer_counts(self) -> dict[int, int]:
         """Users with a pending timer, per partition (as of the last checkpoint)."""

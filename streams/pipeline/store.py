@@ -90,9 +90,10 @@ class PartitionStore:
     def put(self, key: bytes, value: bytes) -> None:
         self.raw[key] = value
 
-    def checkpoint(self) -> list[Write]:
-        """Write every change to the database, index entries with their records; returns the writes (the
-        changelog gets the same)."""
+    def checkpoint(self, apply: bool = True) -> list[Write]:
+        """Every change as writes, index entries with their records (the changelog gets the same), applied to the
+        database unless `apply` is false: then the caller applies them (`apply`) before the partition is next used.
+        """
         writes: list[Write] = []
         counts = self.counts
         for user_id, record in self.users.items():
@@ -115,13 +116,18 @@ class PartitionStore:
         writes += self.raw.items()
         if self.users:
             writes.append((COUNTS, json.dumps(counts).encode()))
-        if writes:
+        if writes and apply:
             self.db.write(writes)
         self.users, self.sides, self.raw = {}, {}, {}
         self.engine_due.checkpointed()
         self.decision_due.checkpointed()
         self.fans.checkpointed()
         return writes
+
+    def apply(self, writes: list[Write]) -> None:
+        """Write what `checkpoint(apply=False)` returned to the database."""
+        if writes:
+            self.db.write(writes)
 
     def forget(self) -> None:
         """Drop this partition's cached records (it was revoked: another worker may change them)."""

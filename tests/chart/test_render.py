@@ -41,6 +41,16 @@ def test_static_membership_can_be_turned_off(render):
     assert "NUDGE_GROUP_INSTANCE_ID" not in env(sts)
 
 
+def test_exactly_once_gives_each_pod_its_own_stable_transactional_id(default, render):
+    assert env(one(default, "StatefulSet", "streams"))["NUDGE_PROCESSING_GUARANTEE"]["value"] == "at_least_once"
+    assert "NUDGE_TRANSACTIONAL_ID" not in env(one(default, "StatefulSet", "streams"))
+    sts = one(render("--set", "streams.processingGuarantee=exactly_once", "--set", "streams.commitIntervalMs=200"),
+              "StatefulSet", "streams")  # fmt: skip
+    assert env(sts)["NUDGE_PROCESSING_GUARANTEE"]["value"] == "exactly_once"
+    assert env(sts)["NUDGE_COMMIT_INTERVAL_MS"]["value"] == "200"
+    assert env(sts)["NUDGE_TRANSACTIONAL_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
 def test_stream_worker_probes_readiness_is_recovery(default):
     c = container(one(default, "StatefulSet", "streams"))
     assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "web"}

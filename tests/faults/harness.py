@@ -103,8 +103,10 @@ class RunResult:
 class Run:
     """Topics under a unique prefix, the processes reading them, a feeder of the seeded input."""
 
-    def __init__(self, stack, name: str, tmp: Path, events: list[BehaviorEvent], feed_seconds: float = 12.0) -> None:
+    def __init__(self, stack, name: str, tmp: Path, events: list[BehaviorEvent], feed_seconds: float = 12.0,
+                 worker_env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.stack = stack
+        self.worker_env = worker_env or {}  # settings every stream worker of the run gets
         self.name = name
         self.tmp = tmp
         self.events = events
@@ -205,7 +207,7 @@ class Run:
             partitions=PARTITIONS, data_dir=self.tmp / f"worker{n}", log=self.tmp / f"worker{n}.log",
             triggers=self.tmp / "triggers.yaml", decisions=self.tmp / "decisions.yaml",
             identity=f"{self.name}-worker{n}",  # a restart rejoins without a rebalance, as a pod does
-            env={"NUDGE_REDIS_URL": self.stack.redis_url, "NUDGE_ALLOWED_LATENESS_MS": "60000"},
+            env={"NUDGE_REDIS_URL": self.stack.redis_url, "NUDGE_ALLOWED_LATENESS_MS": "60000", **self.worker_env},
         )  # fmt: skip
         self.workers.append(proc.start())
         return proc

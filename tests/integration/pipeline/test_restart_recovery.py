@@ -73,23 +73,27 @@ def favs(prefix: str, users: int, at: int) -> list[BehaviorEvent]:
                           item_id=f"i{i}") for i in range(users)]  # fmt: skip
 
 
-def test_a_warm_restart_reads_only_the_changelog_tail(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path) -> None:
+# Exactly-once: every changelog write ends in a commit marker, and the kept store records the offset after it.
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_a_warm_restart_reads_only_the_changelog_tail(kafka_bootstrap: str, kafka_admin: Any, tmp_path: Path,
+                                                      guarantee: str) -> None:  # fmt: skip
     worker = Worker(kafka_bootstrap, kafka_admin, tmp_path, TRIGGERS, DECISIONS, partitions=2)
     changelog = f"{worker.app_id}-engine-state-changelog"
+    mode = {"NUDGE_PROCESSING_GUARANTEE": guarantee}
     try:
         worker.produce("behavior.events", favs("a", 200, AT))
-        run_until(worker, "kept", 200)
+        run_until(worker, "kept", 200, **mode)
         kept_up_to = last_offsets(kafka_bootstrap, changelog, 2)
         # Another worker, on its own data dir, takes over and writes the tail while the kept one is away.
         worker.produce("behavior.events", favs("b", 200, AT + 60_000))
-        run_until(worker, "other", 200)
+        run_until(worker, "other", 200, **mode)
         tail_end = last_offsets(kafka_bootstrap, changelog, 2)
         assert all(tail_end[p] > kept_up_to[p] for p in (0, 1)), (kept_up_to, tail_end)
 
         log = tmp_path / "kept.log"
         before = log.stat().st_size
         progress = tmp_path / "kept-again.json"
-        worker.start("kept", log_level="info", NUDGE_PROGRESS_FILE=str(progress), **ROCKSDB)
+        worker.start("kept", log_level="info", NUDGE_PROGRESS_FILE=str(progress), **ROCKSDB, **mode)
         worker.wait_for("/ready", lambda: worker.get("/ready")[0] == 200, timeout=120)
         reads = changelog_reads(log.read_text(errors="replace")[before:])
         starts = {p: reads[(changelog, p)] for p in (0, 1)}

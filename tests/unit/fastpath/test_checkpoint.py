@@ -1,4 +1,5 @@
-"""The checkpoint's order: every output acknowledged, then state written and acknowledged, then (Faust) offsets."""
+"""The checkpoint's order: every output acknowledged, then state sent and acknowledged, then the local store
+(at-least-once; Faust commits after) or the transaction's commit, then the local store (exactly-once)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ class Recorder:
         self.log.append(f"{self.name} write")
         return [self.changelog]
 
+    def apply(self, marker: int) -> None:
+        self.log.append(f"{self.name} apply +{marker}")
+
 
 async def test_no_state_is_written_before_every_output_is_acknowledged() -> None:
     log: list[str] = []
@@ -53,7 +57,40 @@ async def test_no_state_is_written_before_every_output_is_acknowledged() -> None
     engine.changelog.set_result(None)
     attribution.changelog.set_result(None)
     await run
+    assert log[4:] == ["engine apply +0", "attribution apply +0"]  # at-least-once: the store before Faust commits
     assert checkpoint.unconfirmed == []
+
+
+def acknowledged_stage() -> tuple[Checkpoint, list[str]]:
+    """A checkpoint with one stage whose output and changelog record the broker already acknowledged."""
+    log: list[str] = []
+    checkpoint = Checkpoint()
+    stage = Recorder("engine", log)
+    checkpoint.register(stage)
+    stage.output.set_result(None)
+    stage.changelog.set_result(None)
+    return checkpoint, log
+
+
+async def test_a_transaction_commits_before_the_local_store_gets_the_state() -> None:
+    checkpoint, log = acknowledged_stage()
+
+    async def commit() -> None:
+        log.append("commit")
+
+    await checkpoint.run(commit)
+    assert log == ["engine publish", "engine write", "commit", "engine apply +1"]  # +1: the commit marker
+
+
+async def test_a_failed_transaction_leaves_the_local_store_as_it_was() -> None:
+    checkpoint, log = acknowledged_stage()
+
+    async def commit() -> None:
+        raise RuntimeError("fenced")
+
+    with pytest.raises(RuntimeError, match="fenced"):
+        await checkpoint.run(commit)
+    assert log == ["engine publish", "engine write"]  # the changelog's records are aborted: the store never sees them
 
 
 async def test_a_failed_output_fails_the_checkpoint_before_any_state_is_written() -> None:

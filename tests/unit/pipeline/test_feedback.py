@@ -106,13 +106,13 @@ def test_the_batch_stage_counts_and_keeps_what_attribute_batch_does(seed: int) -
     entries = [(EVENT if isinstance(r, BehaviorEvent) else OTHER, r.user_id.encode(), encode(r)) for r in records]
     messages = [SimpleNamespace(key=None, value=m) for m in pack_entries(entries, chunk_bytes=4_000)]
     half = len(messages) // 2
-    stage.apply(0, messages[:half])
+    stage.attribute(0, messages[:half])
     # a flush in between: changed states go to the table, memory is dropped and re-read from it
     users.update({u.encode(): encode_state(s) for u, s in stage.states[0].items() if s.touches or u.encode() in users})
     counted = {t: list(c) for t, c in stage.pending.items()}
     stage.pending.clear()
     stage.forget()
-    stage.apply(0, messages[half:])
+    stage.attribute(0, messages[half:])
     for t, c in stage.pending.items():
         counted.setdefault(t, []).extend(c)
     users.update({u.encode(): encode_state(s) for u, s in stage.states[0].items() if s.touches or u.encode() in users})
