@@ -89,7 +89,7 @@ chart-test: install ## Lint, render and validate the Helm chart (default + all f
 # Fault injection: real processes on a private broker + Redis (free ports, own NUDGE_LOCAL_DIR) that the
 # suite stops and restarts itself; the stack is needed only for the jars. FAULTS=quick runs a CI subset.
 FAULTS ?= all
-FAULTS_QUICK := clean or sigkilled or between_send or fcm_errors or connection_reset
+FAULTS_QUICK := clean or sigkilled or between_send or fcm_errors or connection_reset or exactly
 
 .PHONY: test-faults
 test-faults: install ## Fault-injection suite (kills, broker/Redis restarts, rebalances, FCM errors); FAULTS=quick for CI
