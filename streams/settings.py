@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     # within the attribution horizon, plus feedback carrying a job id; "all" = every one (decisions from elsewhere)
     attribution_events: Literal["touched", "all"] = "touched"
     progress_file: str | None = None  # the engine writes its processed-record count here (read by `nudge bench`)
-    # decoded user records the stream worker keeps in memory (an estimate, for every partition together); the
+    # decoded user records the stream worker keeps in memory (for every partition together; sizes estimated from
+    # the stored bytes with factors measured by tracemalloc, see streams/pipeline/store.py); the
     # store holds everyone: memory is bounded by this, not by the number of users
     state_cache_mb: int = Field(256, ge=1)
     # ingestion: HTTP collector, producer SDK limits, dead letters

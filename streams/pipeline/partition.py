@@ -180,17 +180,22 @@ class PartitionRuntime:
                 entry = affinity.get(key)
                 if entry is not None and entry[0] >= minimum:
                     if key not in tastes:
+                        record.before_fans_change()
                         tastes.add(key)
                         fans.add(key, user_id)
-                else:
+                elif key in tastes:
+                    record.before_fans_change()
                     tastes.discard(key)
         else:
             now_tastes = {k for k, v in affinity.items() if v[0] >= minimum}
-            for key in now_tastes - tastes:
-                fans.add(key, user_id)
-            record.tastes = now_tastes
+            if now_tastes != tastes:
+                record.before_fans_change()
+                for key in now_tastes - tastes:
+                    fans.add(key, user_id)
+                record.tastes = now_tastes
         recent = state.recent_items
         if recent.keys() != record.items:
+            record.before_fans_change()
             for item in recent.keys() - record.items:
                 fans.add(f"i:{item}", user_id)
             record.items = set(recent)

@@ -12,8 +12,8 @@ from schemas.records import UserProfile
 from streams.decisions import Candidate, DecisionState
 from streams.engine.state import UserState
 
-Saved = tuple[int | None, int | None, frozenset[str]]  # what the store's indexes hold: engine due, decision due, keys
-NOTHING_SAVED: Saved = (None, None, frozenset())
+Saved = tuple[int | None, int | None]  # the timer index entries the store holds for the user: engine due, decision due
+NOTHING_SAVED: Saved = (None, None)
 
 
 @dataclass(slots=True)
@@ -27,11 +27,19 @@ class UserRecord:
     tastes: set[str] = field(default_factory=set)  # affinity keys over the fan-out bar ("c:shoes", "r:acme")
     items: set[str] = field(default_factory=set)  # item ids the fan-out index lists the user under now
     saved: Saved = NOTHING_SAVED
+    # The fan-out keys the store lists the user under, kept only once tastes or items differ from them (None: the
+    # same as now). Most records never change them between two checkpoints and keep no copy.
+    stored_fans: frozenset[str] | None = None
     pushed_due: int | None = None  # the engine due last handed to the index (no push when it did not move)
 
     def fan_keys(self) -> frozenset[str]:
         """Every fan-out key the user belongs under now (items as "i:<item>")."""
         return frozenset(self.tastes) | {f"i:{item}" for item in self.items}
+
+    def before_fans_change(self) -> None:
+        """Call before changing tastes or items: keeps the keys the store lists, for the checkpoint's diff."""
+        if self.stored_fans is None:
+            self.stored_fans = self.fan_keys()
 
     def encode(self) -> bytes:
         due = -1 if self.decision_due is None else self.decision_due
@@ -50,7 +58,7 @@ class UserRecord:
             items = set(state.recent_items)
         record = cls(user_id, state, decision_due, int(watch), tastes, items)
         engine_due = state.next_due()
-        record.saved = (engine_due, decision_due, record.fan_keys())
+        record.saved = (engine_due, decision_due)
         record.pushed_due = engine_due
         return record
 

@@ -13,6 +13,12 @@ from streams.state.indexes import DueIndex, FanIndex
 from streams.state.keys import COUNTS, DUE_DECISION, DUE_ENGINE, SIDE, USER
 
 _USER, _SIDE = 0, 1  # record kinds in the cache key
+# What a decoded record takes in Python objects, measured with tracemalloc on the bench's states (a user's many
+# small dicts and lists: ~7.7x its stored bytes; a side ~4x); tests/unit/pipeline/test_store_memory.py checks them.
+USER_BYTES_PER_STORED_BYTE = 8
+SIDE_BYTES_PER_STORED_BYTE = 4
+NEW_USER_BYTES = 1_700  # a record with an empty state (its dicts exist, empty)
+NEW_SIDE_BYTES = 350
 
 
 class PartitionStore:
@@ -46,10 +52,10 @@ class PartitionStore:
             raw = self.db.get(USER + user_id.encode())
             if raw is None:
                 record = UserRecord(user_id, UserState(user_id))
-                self.cache.put(key, record, 64)
+                self.cache.put(key, record, NEW_USER_BYTES)
             else:
                 record = UserRecord.decode(user_id, raw, self.min_affinity)
-                self.cache.put(key, record, len(raw))
+                self.cache.put(key, record, len(raw) * USER_BYTES_PER_STORED_BYTE)
         return record
 
     def changed(self, record: UserRecord) -> None:
@@ -69,7 +75,7 @@ class PartitionStore:
         if side is None:
             raw = self.db.get(SIDE + user_id.encode())
             side = Side() if raw is None else Side.from_bytes(raw)
-            self.cache.put(key, side, 64 if raw is None else len(raw))
+            self.cache.put(key, side, NEW_SIDE_BYTES if raw is None else len(raw) * SIDE_BYTES_PER_STORED_BYTE)
         return side
 
     def side_changed(self, user_id: str, side: Side) -> None:
@@ -99,20 +105,23 @@ class PartitionStore:
         for user_id, record in self.users.items():
             body = record.encode()
             writes.append((USER + user_id.encode(), body))
-            engine_due, decision_due, keys = record.state.next_due(), record.decision_due, record.fan_keys()
-            old_engine, old_decision, old_keys = record.saved
+            engine_due, decision_due = record.state.next_due(), record.decision_due
+            old_engine, old_decision = record.saved
             writes += self.engine_due.writes(user_id, old_engine, engine_due)
             writes += self.decision_due.writes(user_id, old_decision, decision_due)
-            if keys != old_keys:
-                writes += FanIndex.writes(user_id, old_keys, keys)
+            if record.stored_fans is not None:
+                keys = record.fan_keys()
+                if keys != record.stored_fans:
+                    writes += FanIndex.writes(user_id, record.stored_fans, keys)
+                record.stored_fans = None
             counts["engine"] += (engine_due is not None) - (old_engine is not None)
             counts["decision"] += (decision_due is not None) - (old_decision is not None)
-            record.saved = (engine_due, decision_due, keys)
-            self.cache.put((self.partition, _USER, user_id), record, len(body))
+            record.saved = (engine_due, decision_due)
+            self.cache.put((self.partition, _USER, user_id), record, len(body) * USER_BYTES_PER_STORED_BYTE)
         for user_id, side in self.sides.items():
             body = side.to_bytes()
             writes.append((SIDE + user_id.encode(), body))
-            self.cache.put((self.partition, _SIDE, user_id), side, len(body))
+            self.cache.put((self.partition, _SIDE, user_id), side, len(body) * SIDE_BYTES_PER_STORED_BYTE)
         writes += self.raw.items()
         if self.users:
             writes.append((COUNTS, json.dumps(counts).encode()))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-# A decoded record (dicts, lists, ints) takes several times its encoded bytes in Python objects; measured
-# on the bench's states with tracemalloc: 4-7x. The bound is an estimate, not an accounting.
-DECODED_PER_ENCODED_BYTE = 6
-ENTRY_OVERHEAD = 200  # the key, the OrderedDict slot, the record object
+ENTRY_OVERHEAD = 200  # the key tuple, the OrderedDict slot and the (value, size) pair of one entry
 
 
 class RecordCache:
-    """Decoded records by key, least recently used first out once the estimate passes `max_bytes`."""
+    """Decoded records by key, least recently used first out once their estimated size passes `max_bytes`.
+
+    The caller says what a record takes in memory (`put`'s `size`): the cache adds its own entry's overhead."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -31,8 +30,9 @@ class RecordCache:
         self._entries.move_to_end(key)
         return found[0]
 
-    def put(self, key: Any, value: Any, encoded_bytes: int) -> None:
-        size = ENTRY_OVERHEAD + encoded_bytes * DECODED_PER_ENCODED_BYTE
+    def put(self, key: Any, value: Any, size: int) -> None:
+        """Keep `value`, which takes about `size` bytes of Python objects."""
+        size += ENTRY_OVERHEAD
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
