@@ -62,9 +62,18 @@ class Checkpoint:
         writes: list[asyncio.Future] = []
         for stage in self.stages:
             writes += await stage.write()
+        if commit_transaction is None:
+            try:
+                if writes:
+                    await asyncio.gather(*writes)
+            finally:  # the store gets the state even when the changelog refused it: what the stages read next
+                self._apply(marker=0)
+            return
         if writes:
             await asyncio.gather(*writes)
-        if commit_transaction is not None:
-            await commit_transaction()
+        await commit_transaction()
+        self._apply(marker=1)
+
+    def _apply(self, marker: int) -> None:
         for stage in self.stages:
-            stage.apply(marker=0 if commit_transaction is None else 1)
+            stage.apply(marker)

@@ -128,6 +128,14 @@ class BatchConsumer(AIOKafkaConsumer):
         if self.routes.transaction is not None:
             await self.routes.transaction.stop()
 
+    async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
+        if self.routes.transaction is None:
+            return await super()._commit_tps(tps, start_new_transaction)
+        # Exactly-once: the offsets are chosen, the checkpoint run and the transaction committed with no batch in
+        # between, so the transaction holds exactly the batches whose offsets it commits.
+        async with self.routes.lock:
+            return await super()._commit_tps(tps, start_new_transaction)
+
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
         transaction = self.routes.transaction
         if transaction is None:
@@ -135,15 +143,14 @@ class BatchConsumer(AIOKafkaConsumer):
             return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
         assignment = self.assignment()
         committable = {tp: offset for tp, offset in offsets.items() if tp in assignment}
-        async with self.routes.lock:  # no batch sends between the checkpoint and the commit of its transaction
-            try:
-                await self.routes.checkpoint.run(lambda: transaction.commit(committable, self.app.conf.id))
-            except Exception as exc:
-                # The transaction is aborted (or fenced by a newer worker with this id); this worker's memory is
-                # ahead of what was committed and its local store is not. Exit at once, as a SIGKILL would: the
-                # restarted worker, or the partitions' next owner, redoes the batches from the commit.
-                self.log.critical("transaction commit failed, exiting for a restart: %r", exc)
-                os._exit(EXIT_TRANSACTION_FAILED)
+        try:  # under the routes' lock (_commit_tps): no batch sends between the checkpoint and the commit
+            await self.routes.checkpoint.run(lambda: transaction.commit(committable, self.app.conf.id))
+        except Exception as exc:
+            # The transaction is aborted (or fenced by a newer worker with this id); this worker's memory is
+            # ahead of what was committed and its local store is not. Exit at once, as a SIGKILL would: the
+            # restarted worker, or the partitions' next owner, redoes the batches from the commit.
+            self.log.critical("transaction commit failed, exiting for a restart: %r", exc)
+            os._exit(EXIT_TRANSACTION_FAILED)
         if committable:
             self.app.tables.on_commit(committable)
             self._committed_offset.update(committable)
@@ -227,19 +234,19 @@ class BatchConsumer(AIOKafkaConsumer):
             if not batch:
                 return
         self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-        async with self.routes.lock:
+        async with self.routes.lock:  # the batch and its offset together: a commit sees both or neither
             await handler(batch)
-        if self.app.consumer_generation_id != generation:
-            return  # revoked while handling: the new owner reprocesses from the committed offset
-        last = batch[-1].offset
-        self._read_offset[tp] = last
-        done = last + 1
-        if self.routes.transaction is not None:
-            # Past the transaction markers after the last record: a committed offset short of them never
-            # reaches the partition's end (lag and the replay's caught-up check would never say 0).
-            done = max(done, await self.position(tp) or 0)
-        self._batch_done[tp] = done
-        self._acked[tp]
+            if self.app.consumer_generation_id != generation:
+                return  # revoked while handling: the new owner reprocesses from the committed offset
+            last = batch[-1].offset
+            self._read_offset[tp] = last
+            done = last + 1
+            if self.routes.transaction is not None:
+                # Past the transaction markers after the last record: a committed offset short of them never
+                # reaches the partition's end (lag and the replay's caught-up check would never say 0).
+                done = max(done, await self.position(tp) or 0)
+            self._batch_done[tp] = done
+            self._acked[tp]
         # No commit every N messages here: the commit interval alone bounds the work a crash repeats,
         # and a longer interval is what lets the changelog coalesce (Kafka Streams' commit.interval.ms).
 

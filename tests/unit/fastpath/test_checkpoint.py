@@ -105,3 +105,16 @@ async def test_a_failed_output_fails_the_checkpoint_before_any_state_is_written(
     with pytest.raises(RuntimeError, match="broker gone"):
         await checkpoint.run()
     assert log == ["engine publish"]
+
+
+async def test_at_least_once_the_store_gets_the_state_even_when_the_changelog_refused_it() -> None:
+    log: list[str] = []
+    checkpoint = Checkpoint()
+    stage = Recorder("engine", log)
+    checkpoint.register(stage)
+    stage.output.set_result(None)
+    stage.changelog.set_exception(RuntimeError("changelog refused"))
+    with pytest.raises(RuntimeError, match="changelog refused"):
+        await checkpoint.run()
+    # the stage's memory moved on to what it sent: the store must follow, or the next reads go back in time
+    assert log == ["engine publish", "engine write", "engine apply +0"]
