@@ -237,6 +237,10 @@ class BatchConsumer(AIOKafkaConsumer):
         async with self.routes.lock:  # the batch and its offset together: a commit sees both or neither
             await handler(batch)
             if self.app.consumer_generation_id != generation:
+                if self.routes.transaction is not None:
+                    # Its outputs are in the open transaction, its offset must not be: no commit could be right.
+                    self.log.critical("partitions reassigned while a batch was handled, exiting for a restart")
+                    os._exit(EXIT_TRANSACTION_FAILED)
                 return  # revoked while handling: the new owner reprocesses from the committed offset
             last = batch[-1].offset
             self._read_offset[tp] = last

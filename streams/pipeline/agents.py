@@ -198,6 +198,7 @@ def install(
     # Fetched batches go to `process` beneath Faust's per-event conductor; the checkpoint runs before every commit.
     routes = fastpath.enable(app, transactional_id)
     checkpoint = routes.checkpoint
+    checkpoint.took = metrics.checkpoint_seconds.observe
     fastpath.subscribe(app, source, f"{app.conf.id}.engine")
 
     async def process(batch: Sequence[fastpath.RecordLike]) -> None:

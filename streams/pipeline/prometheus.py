@@ -33,6 +33,7 @@ class PipelineMetrics(NamedTuple):
     attribution_counts: Counter
     trigger_metrics_out: Counter
     attribution_events: Counter
+    checkpoint_seconds: Histogram
 
     @classmethod
     def build(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -75,6 +76,13 @@ class PipelineMetrics(NamedTuple):
             attribution_events=Counter(
                 "nudge_attribution_events_forwarded_total",
                 "Behaviour events re-keyed to attribution (feedback with a job id, events of watched users)",
+                registry=registry,
+            ),
+            checkpoint_seconds=Histogram(
+                "nudge_checkpoint_seconds",
+                "Time a commit's checkpoint took (outputs confirmed, state sent and stored; exactly-once: and the "
+                "transaction committed), during which no batch is processed",
+                buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
         )

@@ -199,6 +199,8 @@ def test_deferred_jobs_survive_a_restart_and_ready_waits_for_recovery(worker: Wo
     assert metric(body, "nudge_decisions_total", outcome="queued") >= 1
     assert metric(body, "nudge_event_to_job_seconds_count") >= 1
     assert metric(body, "nudge_stream_jobs_out_total") >= 1
+    worker.wait_for("a checkpoint since the restart",
+                    lambda: metric(worker.get("/metrics")[1], "nudge_checkpoint_seconds_count") >= 1)  # fmt: skip
     for name in ("nudge_consumer_lag_messages", "nudge_timer_index_users", "nudge_state_value_bytes_count",
                  "nudge_engine_late_events_total"):  # fmt: skip
         assert name in body, name
