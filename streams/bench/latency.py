@@ -94,8 +94,9 @@ def _publish_at(producer: Producer, prefix: str, rate: int, seconds: float, tag:
     return sent
 
 
-def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds: float) -> dict[int, dict[str, float]]:
-    """p50/p99 event -> job latency (ms) of one worker at each input rate, on fresh topics."""
+def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds: float,
+                     extra_env: dict[str, str] | None = None) -> dict[int, dict[str, float]]:  # fmt: skip
+    """p50/p99 event -> job latency (ms) of one worker (settings `extra_env`) at each input rate, on fresh topics."""
     run = uuid.uuid4().hex[:8]
     prefix, app_id = f"bench.{run}.", f"bench-latency-{run}"
     nudge_worker.APPS.append(app_id)
@@ -106,8 +107,9 @@ def latency_at_rates(bootstrap: str, partitions: int, rates: list[int], seconds:
     # Live mode runs on the wall clock: without quiet hours, so probes are answered at any hour of the day.
     policies = write_without_quiet_hours(Path(tempfile.mkdtemp(prefix="bench-latency-")) / "decisions.yaml")
     worker = Worker(
-        bootstrap, prefix, app_id, partitions, replay=False, extra_env={"NUDGE_DECISIONS_FILE": str(policies)}
-    )
+        bootstrap, prefix, app_id, partitions, replay=False,
+        extra_env={"NUDGE_DECISIONS_FILE": str(policies), **(extra_env or {})},
+    )  # fmt: skip
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     out: dict[int, dict[str, float]] = {}
     try:
