@@ -38,6 +38,23 @@ async def send_to_partition(
     return futures, count
 
 
+async def send_reporting_last_offset(
+    producer: AIOKafkaProducer,
+    topic: str,
+    partition: int,
+    records: Iterable[Record],
+    on_done: Callable[[int], None] | None = None,
+) -> list[asyncio.Future]:
+    """`send_to_partition`, then `on_done(offset)` with the last record's offset once every batch is acknowledged
+    (a partition's batches are acknowledged in order: the last batch's ack is the last)."""
+    futures, tail = await send_to_partition(producer, topic, partition, records)
+    if on_done is not None and futures:
+        futures[-1].add_done_callback(
+            lambda fut: on_done(fut.result().offset + tail - 1) if not fut.cancelled() and not fut.exception() else None
+        )
+    return futures
+
+
 async def send_keyed(
     producer: AIOKafkaProducer,
     topic: str,

@@ -9,9 +9,16 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
-from schemas.kafka_batches import send_to_partition
+from schemas.kafka_batches import send_reporting_last_offset
 
 VISIBLE_TIMEOUT_S = 30.0  # how long a created topic may take to show in the broker's metadata
+
+
+async def track_topic(client: Any, tracked: set[str], topic: str) -> None:
+    """Add `topic` to what the aiokafka `client` keeps metadata for, once (see TopicTrackingProducer)."""
+    if topic not in tracked:
+        await client.add_topic(topic)
+        tracked.add(topic)
 
 
 class TopicTrackingProducer(AIOKafkaProducer):
@@ -43,9 +50,7 @@ class TopicTrackingProducer(AIOKafkaProducer):
         *,
         transactional_id: str | None = None,
     ) -> Any:
-        if topic not in self._tracked_topics:
-            await self._ensure_producer().client.add_topic(topic)
-            self._tracked_topics.add(topic)
+        await track_topic(self._ensure_producer().client, self._tracked_topics, topic)
         return await super().send(topic, key, value, partition, timestamp, headers, transactional_id=transactional_id)
 
     async def send_records(self, topic: str, partition: int, records: Iterable[tuple[bytes, bytes | None]],
@@ -53,18 +58,8 @@ class TopicTrackingProducer(AIOKafkaProducer):
         """Queue (key, value) records to one partition as whole record batches (aiokafka's BatchBuilder): a
         future per batch, not per record, so a checkpoint's thousands of changelog records cost little.
         `on_done(offset)` gets the offset of the last record once every batch is acknowledged."""
-        if topic not in self._tracked_topics:
-            await self._ensure_producer().client.add_topic(topic)
-            self._tracked_topics.add(topic)
-        futures, tail = await send_to_partition(self._ensure_producer(), topic, partition, records)
-        if on_done is not None and futures:
-            last = futures[-1]
-            last.add_done_callback(
-                lambda fut: (
-                    on_done(fut.result().offset + tail - 1) if not fut.cancelled() and not fut.exception() else None
-                )
-            )
-        return futures
+        await track_topic(self._ensure_producer().client, self._tracked_topics, topic)
+        return await send_reporting_last_offset(self._ensure_producer(), topic, partition, records, on_done)
 
     async def create_topic(self, topic: str, partitions: int, replication: int, **kwargs: Any) -> None:
         await super().create_topic(topic, partitions, replication, **kwargs)

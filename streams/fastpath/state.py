@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -69,7 +69,7 @@ class ChangelogOffsets:
 
 
 async def send_changelog(
-    table: Any, partition: int, writes: list[tuple[bytes, bytes | None]], offsets: ChangelogOffsets
+    table: Any, partition: int, writes: Sequence[tuple[bytes, bytes | None]], offsets: ChangelogOffsets
 ) -> list[asyncio.Future]:
     """Send writes of a raw table (bytes keys and values) to its changelog (None: a tombstone), as whole record
     batches; returns their futures (the commit that follows waits for them). The caller applies the same writes to
@@ -86,9 +86,25 @@ async def send_changelog(
     return cast(list[asyncio.Future], await sink(table.app).send_records(changelog, partition, writes, on_done))
 
 
-def apply_partition(table: Any, source_topic: str, partition: int, items: Iterable[tuple[bytes, bytes]]) -> None:
-    """Set every (key, value) in the local store of `table` as if from `partition` of `source_topic`."""
-    with in_partition(source_topic, partition):
-        store = table.data
-        for key, value in items:
-            store[key] = value
+class TableWrites:
+    """A raw table's writes of one checkpoint: sent to its changelog by `send`, set in its local store by `apply`
+    (the stage's part of Checkpoint's steps 2 and 4), each as if from that partition of `source_topic`."""
+
+    def __init__(self, table: Any, source_topic: str) -> None:
+        self.table, self.source_topic = table, source_topic
+        self.unapplied: list[tuple[int, list[tuple[bytes, bytes]]]] = []
+        self.offsets = ChangelogOffsets()
+
+    async def send(self, partition: int, items: list[tuple[bytes, bytes]]) -> list[asyncio.Future]:
+        self.unapplied.append((partition, items))
+        return await send_changelog(self.table, partition, items, self.offsets)
+
+    def apply(self, marker: int) -> None:
+        """Set what `send` sent in the local store, then the changelog offsets reached (see ChangelogOffsets)."""
+        store = self.table.data
+        for partition, items in self.unapplied:
+            with in_partition(self.source_topic, partition):
+                for key, value in items:
+                    store[key] = value
+        self.unapplied.clear()
+        self.offsets.apply(marker)

@@ -27,7 +27,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from schemas.kafka_batches import send_to_partition
+from schemas.kafka_batches import send_reporting_last_offset
+from streams.producer import track_topic
 
 # A transaction's records sit behind the last stable offset until it ends: a worker killed mid-transaction stalls
 # read_committed readers of its partitions until the restarted worker aborts it, or the broker does after this.
@@ -53,7 +54,6 @@ class Transaction:
         self._producer: AIOKafkaProducer | None = None
         self._topics: set[str] = set()
         self._open = False  # a transaction is begun and not yet ended
-        self.commits = 0
 
     async def start(self) -> None:
         """Fence any earlier producer with this id (aborting its open transaction), then begin a transaction."""
@@ -71,9 +71,7 @@ class Transaction:
 
     async def _track(self, topic: str) -> None:
         # As TopicTrackingProducer: aiokafka refreshes metadata only for tracked topics once it tracks any.
-        if topic not in self._topics:
-            await self._started().client.add_topic(topic)
-            self._topics.add(topic)
+        await track_topic(self._started().client, self._topics, topic)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
                    timestamp: float | None, headers: Any) -> asyncio.Future:  # fmt: skip
@@ -88,14 +86,7 @@ class Transaction:
                            on_done: Callable[[int], None] | None = None) -> list[asyncio.Future]:  # fmt: skip
         """Queue records to one partition as whole batches, as TopicTrackingProducer.send_records does."""
         await self._track(topic)
-        futures, tail = await send_to_partition(self._started(), topic, partition, records)
-        if on_done is not None and futures:
-            futures[-1].add_done_callback(
-                lambda fut: (
-                    on_done(fut.result().offset + tail - 1) if not fut.cancelled() and not fut.exception() else None
-                )
-            )
-        return futures
+        return await send_reporting_last_offset(self._started(), topic, partition, records, on_done)
 
     async def commit(self, offsets: Mapping[Any, int], group_id: str) -> None:
         """Add the input offsets to the transaction, commit it and begin the next. Every record sent in it must
@@ -107,7 +98,6 @@ class Transaction:
             await producer.send_offsets_to_transaction(tps, group_id)
         self._open = False  # a failed commit leaves the transaction to the broker: aborted once this producer stops
         await producer.commit_transaction()
-        self.commits += 1
         await producer.begin_transaction()
         self._open = True
 

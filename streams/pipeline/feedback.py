@@ -19,7 +19,7 @@ from streams.analytics.attribution import AnalyticsConfig, Count, UserAttributio
 from streams.analytics.metrics import MetricsBoard
 from streams.fastpath.consumer import BatchRoutes, subscribe
 from streams.fastpath.pack import KeyPartitioner, pack_entries, unpack_entries
-from streams.fastpath.state import ChangelogOffsets, apply_partition, in_partition, send_changelog, sink
+from streams.fastpath.state import TableWrites, in_partition, sink
 from streams.pipeline.prometheus import PipelineMetrics
 from streams.pipeline.topics import EngineTopics
 from streams.state.faust_stores import table_options
@@ -120,8 +120,7 @@ class Attribution:
         self.states: dict[int, dict[str, UserAttribution]] = defaultdict(dict)
         self.stored: dict[int, dict[str, bytes | None]] = defaultdict(dict)  # as read, to skip unchanged writes
         self.pending: dict[str, list[Count]] = defaultdict(list)
-        self.unapplied: list[tuple[int, list[tuple[bytes, bytes]]]] = []
-        self.offsets = ChangelogOffsets()
+        self.writes = TableWrites(users, self.source)
 
     def attribute(self, partition: int, messages: Sequence[Any]) -> None:
         """Attribute the records of one partition's by-user messages (key, value), in order."""
@@ -177,17 +176,13 @@ class Attribution:
                 if value != before:
                     items.append((user_id.encode(), value))
             if items:
-                sent += await send_changelog(self.users, partition, items, self.offsets)
-                self.unapplied.append((partition, items))
+                sent += await self.writes.send(partition, items)
         self.forget()
         return sent
 
     def apply(self, marker: int) -> None:
         """The states `write` sent, into the local store."""
-        for partition, items in self.unapplied:
-            apply_partition(self.users, self.source, partition, items)
-        self.unapplied.clear()
-        self.offsets.apply(marker)
+        self.writes.apply(marker)
 
     def forget(self) -> None:
         """Drop the in-memory states and their unsent counts (after a checkpoint or a rebalance): both are redone."""
@@ -215,8 +210,7 @@ class Boards:
         self.loaded: dict[int, dict[bytes, MetricsBoard]] = defaultdict(dict)
         self.touched: dict[int, dict[bytes, set[tuple[str, str, int]]]] = defaultdict(dict)
         self.next_offset: dict[int, dict[bytes, int]] = defaultdict(dict)
-        self.unapplied: list[tuple[int, list[tuple[bytes, bytes]]]] = []
-        self.offsets = ChangelogOffsets()
+        self.writes = TableWrites(boards, self.source)
 
     def add(self, partition: int, messages: Sequence[Any]) -> None:
         """Add one partition's counts messages (key: trigger id) to their boards."""
@@ -257,17 +251,13 @@ class Boards:
             next_offset = self.next_offset[partition]
             items = [(key, _encode_json({**board.to_dict(), "o": next_offset[key]})) for key, board in loaded.items()]
             if items:
-                sent += await send_changelog(self.boards, partition, items, self.offsets)
-                self.unapplied.append((partition, items))
+                sent += await self.writes.send(partition, items)
         self.forget()
         return sent
 
     def apply(self, marker: int) -> None:
         """The boards `write` sent, into the local store."""
-        for partition, items in self.unapplied:
-            apply_partition(self.boards, self.source, partition, items)
-        self.unapplied.clear()
-        self.offsets.apply(marker)
+        self.writes.apply(marker)
 
     def forget(self) -> None:
         """Drop the in-memory boards (after a checkpoint or a rebalance); the table holds what was written."""
