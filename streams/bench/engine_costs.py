@@ -11,7 +11,7 @@ from streams.bench import workload
 from streams.decisions import load_config
 from streams.engine.config import load_catalogue
 from streams.engine.engine import Engine
-from streams.fastpath.consumer import GC_GEN0_THRESHOLD
+from streams.fastpath.consumer import GC_THRESHOLDS
 from streams.pipeline.firings import policies
 from streams.pipeline.partition import PartitionRuntime
 from streams.pipeline.runtime import Runtime
@@ -68,7 +68,7 @@ def in_process_rate(events: int = 100_000, users: int = 50_000, flush_every: int
     encoded = list(workload.events(events, users))
     now_ms = int(time.time() * 1000)
     thresholds = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])  # the collector as the worker runs it (fastpath.enable)
+    gc.set_threshold(*GC_THRESHOLDS)  # the collector as the worker runs it (fastpath.enable)
     try:
         started = time.perf_counter()
         for i, (key, value) in enumerate(encoded):

@@ -189,13 +189,14 @@ class Sizer:
             workload.publish(self.bootstrap, self.topic, events, users, every_user=True)
             data = Path(self.prefix.rstrip(".")).name  # the data dir survives the warm restart, not the cold one
             warm_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"{data}-data"
-            self.dirs.append(warm_dir)
+            cold_dir = warm_dir.with_name(f"{data}-cold")
+            self.dirs += [warm_dir, cold_dir]
             for name, fn in (("process", self.process), ("warm", self.restart), ("cold", self.restart)):
                 progress(f"{users:,} users: {name} (bound {self.limit_s / 60:.0f} min)")
                 phase = self.result.phases[name] = Phase()
                 begun = time.monotonic()
                 try:
-                    phase.figures = fn(warm_dir if name != "cold" else warm_dir.with_name(f"{data}-cold"), name)
+                    phase.figures = fn(cold_dir if name == "cold" else warm_dir, name)
                 except (PhaseTimeout, RuntimeError) as exc:
                     phase.error, phase.figures = str(exc), self.partial
                     progress(f"{users:,} users: {name}: {exc}")

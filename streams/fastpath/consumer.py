@@ -44,7 +44,11 @@ class ChangelogRecord:
 
 PRODUCER_LINGER_S = 0.005  # 5 ms of the 50 ms event -> job budget buys batched produce requests
 PRODUCER_BATCH_BYTES = 262_144  # per partition and request; Faust's 16 KiB default splits a batch's outputs
-GC_GEN0_THRESHOLD = 50_000  # default 700: a full fetched batch would trigger dozens of young collections
+# Python's collector as the worker runs it: young collections after 50k new objects (default 700: a full fetched
+# batch would trigger dozens), the middle generation after 100 of them (default 10: decoded records live in the
+# record cache for seconds, so they reached the oldest generation and its full collections before they were
+# evicted; at 1M users that was ~19% of the worker's CPU, ~11% now: streams/bench/NOTES.md).
+GC_THRESHOLDS = (50_000, 100, 10)
 
 EXIT_TRANSACTION_FAILED = 75  # EX_TEMPFAIL: a restart recovers
 
@@ -328,8 +332,7 @@ def enable(app: faust.App, transactional_id: str | None = None) -> BatchRoutes:
     """Make `app` consume with BatchConsumer (before it starts); return its routing table. With a
     `transactional_id`, exactly-once: the batch path sends and commits in Kafka transactions, and reads
     read_committed."""
-    # Batches allocate many short-lived objects: collect the young generation less often.
-    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+    gc.set_threshold(*GC_THRESHOLDS)
     # A batch's outputs and a flush's changelog records should share produce requests, not send one each.
     # The producer is built when the app starts, so these still apply though topics already read the conf.
     with warnings.catch_warnings():
