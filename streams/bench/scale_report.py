@@ -35,18 +35,20 @@ def _cell(phase: Any, key: str, fmt: str = "{:,.0f}", unit: str = "") -> str:
 def rows(runs: list[Any]) -> list[str]:
     """Markdown table rows, one per size."""
     out = [
-        "| users | events | events/s | peak RSS | warm: to /ready | warm: to first event per partition "
-        "| warm: changelog read | warm: longest /health | cold: records/s | cold: to /ready "
-        "| cold: to first event per partition | cold: longest /health |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| users | events | events/s | decisions per 1k events | peak RSS | warm: to /ready "
+        "| warm: to first event per partition | warm: changelog read | warm: longest /health | cold: records/s "
+        "| cold: to /ready | cold: to first event per partition | cold: longest /health |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         p, w, c = (r.phases.get(n) for n in ("process", "warm", "cold"))
         warm_read = "-"
         if w is not None and not w.error:
             warm_read = f"{w.figures['changelog_read']:,.0f} of {w.figures['changelog_records']:,.0f}"
+        decisions = "-" if p is None or p.error else _cell(p, "decisions_per_1k_events", "{:,.1f}")
         out.append(
-            f"| {r.users:,} | {r.events:,} | {_cell(p, 'events_per_s')} | {_cell(p, 'peak_rss_mib', unit=' MiB')} "
+            f"| {r.users:,} | {r.events:,} | {_cell(p, 'events_per_s')} | {decisions} "
+            f"| {_cell(p, 'peak_rss_mib', unit=' MiB')} "
             f"| {_cell(w, 'ready_s', '{:,.1f}', ' s')} | {_cell(w, 'processing_s', '{:,.1f}', ' s')} | {warm_read} "
             f"| {_cell(w, 'longest_health_s', '{:,.1f}', ' s')} | {_cell(c, 'records_per_s')} "
             f"| {_cell(c, 'ready_s', '{:,.1f}', ' s')} | {_cell(c, 'processing_s', '{:,.1f}', ' s')} "
@@ -69,7 +71,10 @@ def section(runs: list[Any], partitions: int, phase_minutes: float, command: str
         "restarted on its data dir; *cold*: a worker on an empty data dir, restoring from the changelog. *to /ready*: "
         "process start to /ready 200; *to first event per partition*: to one probe event in each partition "
         "processed, published once /ready said 200; *changelog read*: records the recovery read (Faust's start "
-        "offsets to highwaters) of all there are; *longest /health*: the slowest of the answers to /health asked "
+        "offsets to highwaters) of all there are; *decisions per 1k events*: records on `notifications.decisions` "
+        "(sent, suppressed, held out) per 1,000 events: events are ~20 ms of event time apart, so a larger size "
+        "spans more hours and more of its users' timers fire and are decided; *longest /health*: the slowest of the "
+        "answers to /health asked "
         f"every 0.25 s (the event loop blocked that long). Each phase is bounded by {phase_minutes:.0f} min. "
         "JSON: `bench-results/scale.json`.",
         "",

@@ -93,26 +93,37 @@ class UserState:
 
     def to_bytes(self) -> bytes:
         """Compact JSON bytes for a table value."""
-        data = self.to_dict()
-        try:
-            out = orjson.dumps(data)
-        except TypeError:  # beyond orjson (non-str keys, ints over 64 bits): json's own output
-            out = b""
-        if not out or b"null" in out:  # orjson writes NaN/Infinity as null: let json keep them
-            out = json.dumps(data, separators=(",", ":")).encode()
-        return out
+        return dump_json(self.to_dict())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UserState:
         """Rebuild a state from `to_bytes` output (either encoder's)."""
         try:
-            loaded = orjson.loads(data)
-        except ValueError:  # NaN, Infinity, lone surrogates: valid for json, not for orjson
-            try:
-                loaded = json.loads(data)
-            except ValueError as exc:
-                raise StateError(f"bad user state bytes: {exc}") from exc
+            loaded = load_json(data)
+        except ValueError as exc:
+            raise StateError(f"bad user state bytes: {exc}") from exc
         return cls.from_dict(loaded)
+
+
+def dump_json(data: Any) -> bytes:
+    """Compact JSON: orjson's, or json's where orjson cannot say the same thing (NaN and Infinity, which orjson
+    writes as null; non-str keys; ints over 64 bits; tuples read back as lists)."""
+    try:
+        out = orjson.dumps(data)
+    except TypeError:
+        out = b""
+    # a null may be a None (common: unknown titles, images) or a non-finite float: only reading back tells
+    if not out or (b"null" in out and orjson.loads(out) != data):
+        out = json.dumps(data, separators=(",", ":")).encode()
+    return out
+
+
+def load_json(data: bytes) -> Any:
+    """Read `dump_json` output, or json's (NaN, Infinity and lone surrogates are json's, not orjson's)."""
+    try:
+        return orjson.loads(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def trim_dict(values: dict[str, Any], limit: int, rank: Any) -> None:

@@ -3,14 +3,13 @@ side, so an event needs only this one), and the decision side."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codec import from_json, to_json
 from schemas.records import UserProfile
 from streams.decisions import Candidate, DecisionState
-from streams.engine.state import UserState
+from streams.engine.state import UserState, dump_json, load_json
 
 Saved = tuple[int | None, int | None]  # the timer index entries the store holds for the user: engine due, decision due
 NOTHING_SAVED: Saved = (None, None)
@@ -81,13 +80,13 @@ class Side:
             data["p"] = to_json(self.profile)
         if self.awaiting:
             data["a"] = [f.to_dict() for f in self.awaiting]
-        return json.dumps(data, separators=(",", ":")).encode()
+        return dump_json(data)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Side:
         if not raw:
             return cls()
-        data = json.loads(raw)
+        data = load_json(raw)
         profile = from_json(UserProfile, data["p"]) if "p" in data else None
         timers = {k: int(v) for k, v in data.get("t", {}).items()}
         awaiting = [Candidate.from_dict(f) for f in data.get("a", [])]

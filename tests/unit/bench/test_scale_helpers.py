@@ -66,13 +66,13 @@ def run_of(users: int, **phases: Phase) -> SizeRun:
 
 
 def test_the_section_says_which_phase_did_not_finish_and_replaces_itself(tmp_path: Path) -> None:
-    done = Phase(10, {"events_per_s": 6_000.0, "peak_rss_mib": 300.0})
+    done = Phase(10, {"events_per_s": 6_000.0, "peak_rss_mib": 300.0, "decisions_per_1k_events": 12.25})
     warm = Phase(20, {"ready_s": 8.0, "processing_s": 10.0, "changelog_read": 50.0, "changelog_records": 50.0,
                       "longest_health_s": 1.5})  # fmt: skip
     late = Phase(60, {"processed": 1_208_805.0, "peak_rss_mib": 2_010.0}, "did not finish within 1 min (processing)")
     section = scale_report.section([run_of(50_000, process=done, warm=warm), run_of(10**6, process=late)], 4, 1, "cmd")
-    assert "| 50,000 | 100,000 | 6,000 | 300 MiB | 8.0 s | 10.0 s | 50 of 50 | 1.5 s | - |" in section
-    assert "| 2,000,000 | did not finish (1,208,805 processed) | did not finish (2,010 MiB) | - |" in section
+    assert "| 50,000 | 100,000 | 6,000 | 12.2 | 300 MiB | 8.0 s | 10.0 s | 50 of 50 | 1.5 s | - |" in section
+    assert "| 2,000,000 | did not finish (1,208,805 processed) | - | did not finish (2,010 MiB) | - |" in section
     assert "- 1,000,000 users, process: did not finish within 1 min" in section
 
     bench = tmp_path / "BENCHMARKS.md"

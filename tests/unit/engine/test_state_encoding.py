@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import orjson
+
 from streams.engine.state import UserState
 from tests.unit.engine.test_state_and_timers import typical_user
 
@@ -36,3 +38,13 @@ def test_to_dict_leaves_out_empty_fields_in_field_order() -> None:
     state = UserState("u1", last_ms=5, events=1, recent_items={"i": 5}, late_events=1)
     assert list(state.to_dict()) == ["user_id", "last_ms", "events", "recent_items", "late_events"]
     assert UserState("u2").to_dict() == {"user_id": "u2"}
+
+
+def test_a_none_is_written_by_orjson_and_a_non_finite_float_beside_it_by_json() -> None:
+    """Cart lines hold None for an unknown title or image; only a NaN or Infinity needs json's slower encoder."""
+    state = UserState("u3", carts={"c": {"i1": [1, 9.5, "EUR", None, None, 5]}}, profile={"name": "Zoë"})
+    assert state.to_bytes() == orjson.dumps(state.to_dict())  # UTF-8 as orjson writes it, not json's \\u escapes
+    assert UserState.from_bytes(state.to_bytes()) == state
+    state.spend = math.nan
+    assert state.to_bytes() == old_format(state) and b"NaN" in state.to_bytes()
+    assert math.isnan(UserState.from_bytes(state.to_bytes()).spend)
