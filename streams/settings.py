@@ -75,7 +75,9 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(500, ge=1, le=5000)
     delivery_rate_per_second: float = Field(10_000.0, gt=0)  # global, shared by every worker (FCM: 600k/min)
     delivery_burst: int = Field(500, ge=1)  # cells granted at once; also caps one provider call
-    delivery_max_attempts: int = Field(5, ge=1)
+    # sends of one job before it is dead-lettered: with the default backoff 10 attempts ride out minutes of FCM
+    # 5xx/429 (5 gave up after ~15-30 s); the retry window and the job's not_after bound it in time as well
+    delivery_max_attempts: int = Field(10, ge=1)
     delivery_backoff_base_ms: int = Field(1_000, ge=1)
     delivery_backoff_max_ms: int = Field(300_000, ge=1)
     delivery_max_retry_window_s: int = Field(3_600, ge=1)  # no retry later than the job's creation + this

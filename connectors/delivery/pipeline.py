@@ -29,7 +29,7 @@ class WorkItem:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 5
+    max_attempts: int = 10
     base_ms: int = 1_000
     cap_ms: int = 300_000
     max_window_ms: int = 3_600_000  # no retry is scheduled later than created_at + this

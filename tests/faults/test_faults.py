@@ -26,7 +26,7 @@ def hold(run: Run, seconds: float) -> None:
 def check(name: str, clean, run: Run, on_tick=None) -> None:
     faulty = run.wait(done_like(clean), timeout=TIMEOUT, on_tick=on_tick)
     row = compare(name, clean, faulty)
-    assert (row.lost, row.duplicated, row.decisions_equal) == (0, 0, True), (row, run.logs())
+    assert (row.lost, row.duplicated, row.decisions_equal) == (0, 0, True), (row, run.delivery_summary(), run.logs())
 
 
 def test_clean_run_reference(clean) -> None:
