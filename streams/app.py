@@ -19,18 +19,13 @@ def create_app(
     topic_partitions: int = 4,
     broker_credentials: object | None = None,
     commit_interval_s: float = 1.0,
-    max_poll_records: int | None = None,
 ) -> faust.App:
-    """Build the Faust app; every table is changelog-backed and partitioned by user id.
-
-    `max_poll_records` bounds what one fetch round returns (None: Faust's default, everything buffered).
-    """
+    """Build the Faust app; every table is changelog-backed and partitioned by user id."""
     app = faust.App(
         app_id,
         broker=f"kafka://{broker}" if "://" not in broker else broker,
         broker_credentials=broker_credentials,
         broker_commit_interval=commit_interval_s,
-        broker_max_poll_records=max_poll_records,
         store=store,
         datadir=data_dir,
         web_port=web_port,

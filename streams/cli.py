@@ -31,7 +31,6 @@ def build(settings: Settings | None = None) -> faust.App:
         topic_partitions=settings.topic_partitions,
         broker_credentials=faust_credentials(settings),
         commit_interval_s=settings.commit_interval_ms / 1000,
-        max_poll_records=settings.max_poll_records,
     )
     for name in COMMAND_MODULES:
         importlib.import_module(f"streams.commands.{name}").register(app, settings)

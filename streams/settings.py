@@ -37,10 +37,6 @@ class Settings(BaseSettings):
     # how often offsets are committed; the engine's changed states reach the changelog right before: longer =
     # fewer changelog writes (more coalescing), shorter = shorter pauses while a commit encodes them
     commit_interval_ms: int = Field(1000, ge=100)
-    # records one fetch round hands the worker (all partitions together): unbounded, a round is everything the
-    # fetcher buffered, and those records, their decoded events and the round's outputs are held at once (at 1M
-    # users that was ~650 MiB of the worker's RSS); smaller rounds cost nothing measurable at 5,000
-    max_poll_records: int = Field(5000, ge=1)
     # at_least_once: outputs may repeat after a crash (same ids: delivery sends each push once); exactly_once: the
     # batch path's outputs, changelog writes and offsets commit in one Kafka transaction per commit interval, so
     # read_committed readers see each job and decision once, and see them at that commit (shorten the interval)

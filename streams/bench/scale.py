@@ -32,6 +32,10 @@ STORE = "rocksdb://"  # the chart's store
 # A probe is as old as the workload's first event: it moves no stream time, so no timer fires and the probe
 # costs only what any first event of a partition costs after a restart.
 PROBE_TIME_MS = workload.BASE_TIME_MS
+# Every size spans the same event time (what 100k events span at the workload's default spacing): a larger app is
+# more users in the same hours. With a longer history more of each user's timers would fall due, and the rates
+# would compare two workloads, not two sizes.
+SPAN_MINUTES = 100_000 * workload.MEAN_STEP_MS / 60_000
 
 
 @dataclass
@@ -151,8 +155,9 @@ class Sizer:
     """Runs the phases of one size against one broker, within `limit_s` each."""
 
     def __init__(self, bootstrap: str, users: int, per_user: int, partitions: int, limit_s: float,
-                 keep_logs: Path | None = None) -> None:  # fmt: skip
+                 keep_logs: Path | None = None, span_minutes: float = SPAN_MINUTES) -> None:  # fmt: skip
         self.bootstrap = bootstrap
+        self.span_ms = int(span_minutes * 60_000)
         self.keep_logs = keep_logs
         self.partitions = partitions
         self.limit_s = limit_s
@@ -191,7 +196,7 @@ class Sizer:
         try:
             create_topics(self.bootstrap, topics_for(self.prefix, self.app_id), self.partitions)
             progress(f"{users:,} users: publishing {events:,} events")
-            workload.publish(self.bootstrap, self.topic, events, users, every_user=True)
+            workload.publish(self.bootstrap, self.topic, events, users, every_user=True, span_ms=self.span_ms)
             data = Path(self.prefix.rstrip(".")).name  # the data dir survives the warm restart, not the cold one
             warm_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"{data}-data"
             cold_dir = warm_dir.with_name(f"{data}-cold")
@@ -310,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-user", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--phase-minutes", type=float, default=25.0, help="time bound of each phase")
+    parser.add_argument("--span-minutes", type=float, default=SPAN_MINUTES,
+                        help="event time every size's events span (the same for all sizes)")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="'-' to leave it alone")
     parser.add_argument("--json", default=str(ROOT / "bench-results" / "scale.json"))
     parser.add_argument("--keep-logs", type=Path, help="copy each phase's worker log here before cleaning up")
@@ -318,11 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stopped run still cleans up (finally blocks)
     for users in parse_sizes(args.sizes):
         sizer = Sizer(args.bootstrap, users, args.events_per_user, args.partitions, args.phase_minutes * 60,
-                      args.keep_logs)  # fmt: skip
+                      args.keep_logs, args.span_minutes)  # fmt: skip
         runs.append(sizer.run())
     nudge_worker.APPS.clear()
     command = " ".join(["python -m streams.bench.scale", *(argv if argv is not None else sys.argv[1:])])
-    section = scale_report.section(runs, args.partitions, args.phase_minutes, command)
+    section = scale_report.section(runs, args.partitions, args.phase_minutes, args.span_minutes, command)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps([asdict(r) for r in runs], indent=2))
     if args.out != "-":

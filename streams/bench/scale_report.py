@@ -57,7 +57,7 @@ def rows(runs: list[Any]) -> list[str]:
     return out
 
 
-def section(runs: list[Any], partitions: int, phase_minutes: float, command: str) -> str:
+def section(runs: list[Any], partitions: int, phase_minutes: float, span_minutes: float, command: str) -> str:
     """The whole section, between markers so a later scale run replaces it in place."""
     failures = [f"- {r.users:,} users, {name}: {ph.error.splitlines()[0]}" for r in runs
                 for name, ph in r.phases.items() if ph.error]  # fmt: skip
@@ -66,14 +66,15 @@ def section(runs: list[Any], partitions: int, phase_minutes: float, command: str
         "## Scale: one worker, RocksDB store",
         "",
         f"Written by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each size: fresh topics "
-        f"with {partitions} partitions, every user with the same number of events (shuffled), the full "
+        f"with {partitions} partitions, every user with the same number of events (shuffled) and every size's "
+        f"events spread over the same {span_minutes:,.0f} minutes of event time (a larger app is more users in the "
+        "same hours: with a longer history more timers would fall due, and sizes would differ in work), the full "
         "`streams/triggers.yaml`, replay mode, the `rocksdb://` store (the chart's). *warm*: the same worker "
         "restarted on its data dir; *cold*: a worker on an empty data dir, restoring from the changelog. *to /ready*: "
         "process start to /ready 200; *to first event per partition*: to one probe event in each partition "
         "processed, published once /ready said 200; *changelog read*: records the recovery read (Faust's start "
         "offsets to highwaters) of all there are; *decisions per 1k events*: records on `notifications.decisions` "
-        "(sent, suppressed, held out) per 1,000 events: events are ~20 ms of event time apart, so a larger size "
-        "spans more hours and more of its users' timers fire and are decided; *longest /health*: the slowest of the "
+        "(sent, suppressed, held out) per 1,000 events; *longest /health*: the slowest of the "
         "answers to /health asked "
         f"every 0.25 s (the event loop blocked that long). Each phase is bounded by {phase_minutes:.0f} min. "
         "JSON: `bench-results/scale.json`.",

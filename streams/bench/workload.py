@@ -11,21 +11,26 @@ from confluent_kafka import Producer
 # Behaviour mix of the Taobao clickstream (pv 89%, cart 5.5%, fav 3.1%, buy 2.2%).
 TYPE_WEIGHTS = {"view": 0.892, "cart": 0.055, "fav": 0.031, "purchase": 0.022}
 BASE_TIME_MS = 1_511_658_000_000  # 2017-11-26 01:00 UTC, the start of the shared clickstream
+MEAN_STEP_MS = 20  # event time between two events unless a span is given: ~50 events/s of event time
 
 
-def events(count: int, users: int, seed: int = 7, every_user: bool = False) -> Iterator[tuple[bytes, bytes]]:
+def events(count: int, users: int, seed: int = 7, every_user: bool = False,
+           span_ms: int | None = None) -> Iterator[tuple[bytes, bytes]]:  # fmt: skip
     """Yield (key, encoded BehaviorEvent) pairs in event-time order, deterministically."""
     from schemas.codec import encode
 
-    for event in records(count, users, seed, every_user):
+    for event in records(count, users, seed, every_user, span_ms):
         yield event.user_id.encode(), encode(event)
 
 
-def records(count: int, users: int, seed: int = 7, every_user: bool = False) -> Iterator[Any]:
+def records(count: int, users: int, seed: int = 7, every_user: bool = False,
+            span_ms: int | None = None) -> Iterator[Any]:  # fmt: skip
     """The workload's BehaviorEvents, in event-time order, deterministically.
 
     Users are drawn at random; with `every_user` each of them instead has count // users events (the rest
-    go to the first users), in a shuffled order, so a scale run holds exactly `users` states.
+    go to the first users), in a shuffled order, so a scale run holds exactly `users` states. The events are
+    MEAN_STEP_MS of event time apart on average, or spread over about `span_ms` when it is given (a larger app
+    is more users in the same hours, not a longer history).
     """
     from schemas.records import BehaviorEvent
 
@@ -35,9 +40,10 @@ def records(count: int, users: int, seed: int = 7, every_user: bool = False) -> 
     if every_user:
         order = [i % users for i in range(count)]
         rng.shuffle(order)
+    max_step = 2 * MEAN_STEP_MS if span_ms is None else max(round(2 * span_ms / max(count, 1)), 1)
     t = BASE_TIME_MS
     for i in range(count):
-        t += rng.randint(0, 40)  # ~50 events/s of event time per 1k events: hours of history
+        t += rng.randint(0, max_step)
         user = f"u{rng.randrange(users) if order is None else order[i]}"
         kind = rng.choices(types, weights)[0]
         item = rng.randrange(200_000)
@@ -55,7 +61,8 @@ def records(count: int, users: int, seed: int = 7, every_user: bool = False) -> 
         yield event
 
 
-def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7, every_user: bool = False) -> int:
+def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7, every_user: bool = False,
+            span_ms: int | None = None) -> int:  # fmt: skip
     """Publish the workload to `topic`; return the number of records written."""
     producer = Producer(
         {
@@ -73,7 +80,7 @@ def publish(bootstrap: str, topic: str, count: int, users: int, seed: int = 7, e
             errors.append(str(err))
 
     written = 0
-    for key, value in events(count, users, seed, every_user):
+    for key, value in events(count, users, seed, every_user, span_ms):
         while True:
             try:
                 producer.produce(topic, key=key, value=value, on_delivery=report)

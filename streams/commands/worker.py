@@ -24,7 +24,6 @@ WORKER_SETTINGS: dict[str, str] = {
     "topic_prefix": "prefix of every topic name",
     "topic_partitions": "partitions of the topics the worker creates",
     "commit_interval_ms": "how often offsets are committed (state reaches the changelog just before)",
-    "max_poll_records": "records one fetch round hands the worker, all partitions together (bounds its memory)",
     "processing_guarantee": "at_least_once, or exactly_once (outputs, state and offsets in one transaction per commit)",
     "transactional_id": "exactly_once: this worker's id, stable across its restarts (default: app id, host, web port)",
     "tick_ms": "live mode: how often idle partitions' stream time follows the wall clock",

@@ -55,6 +55,13 @@ def test_every_user_gets_the_same_number_of_events() -> None:
     assert times == sorted(times)
 
 
+@pytest.mark.parametrize("count", [3_000, 60_000])
+def test_a_span_spreads_any_number_of_events_over_the_same_event_time(count: int) -> None:
+    times = [e.event_time_ms for e in workload.records(count, 1_000, every_user=True, span_ms=600_000)]
+    assert times == sorted(times)
+    assert 540_000 <= times[-1] - times[0] <= 660_000
+
+
 def test_probe_users_cover_every_partition() -> None:
     assert sorted(probe_users(4, 1_000)) == [0, 1, 2, 3]
 
@@ -70,10 +77,13 @@ def test_the_section_says_which_phase_did_not_finish_and_replaces_itself(tmp_pat
     warm = Phase(20, {"ready_s": 8.0, "processing_s": 10.0, "changelog_read": 50.0, "changelog_records": 50.0,
                       "longest_health_s": 1.5})  # fmt: skip
     late = Phase(60, {"processed": 1_208_805.0, "peak_rss_mib": 2_010.0}, "did not finish within 1 min (processing)")
-    section = scale_report.section([run_of(50_000, process=done, warm=warm), run_of(10**6, process=late)], 4, 1, "cmd")
+    section = scale_report.section(
+        [run_of(50_000, process=done, warm=warm), run_of(10**6, process=late)], 4, 1, 33, "cmd"
+    )
     assert "| 50,000 | 100,000 | 6,000 | 12.2 | 300 MiB | 8.0 s | 10.0 s | 50 of 50 | 1.5 s | - |" in section
     assert "| 2,000,000 | did not finish (1,208,805 processed) | - | did not finish (2,010 MiB) | - |" in section
     assert "- 1,000,000 users, process: did not finish within 1 min" in section
+    assert "over the same 33 minutes of event time" in section
 
     bench = tmp_path / "BENCHMARKS.md"
     notes = scale_report.NOTES.read_text().strip().splitlines()[0]

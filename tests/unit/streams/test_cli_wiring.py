@@ -21,14 +21,6 @@ def test_local_defaults_bind_loopback_without_static_membership() -> None:
     assert app.conf.consumer_group_instance_id is None
 
 
-def test_a_fetch_round_is_bounded_by_default_and_by_the_setting() -> None:
-    """Unbounded, one round is everything the fetcher buffered (at 1M users ~650 MiB of the worker's RSS)."""
-    assert build(Settings()).conf.broker_max_poll_records == 5000
-    assert build(Settings(max_poll_records=200)).conf.broker_max_poll_records == 200
-    with pytest.raises(ValueError, match="max_poll_records"):
-        Settings(max_poll_records=0)
-
-
 def test_bad_setting_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NUDGE_WEB_PORT", "not-a-port")
     with pytest.raises(ValueError, match="web_port"):
