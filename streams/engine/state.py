@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from streams.engine.errors import StateError
@@ -21,33 +21,36 @@ MAX_WINDOWS = 8
 FIRED_RETENTION_MS = 90 * DAY_MS
 
 
-@dataclass(slots=True)
-class UserState:
-    """Everything the engine remembers about one user; timers are part of it (one source of truth)."""
+class UserState(msgspec.Struct, array_like=True, gc=False):
+    """Everything the engine remembers about one user; timers are part of it (one source of truth).
+
+    Stored positionally (`pipeline.records`): a new field goes at the end, with a default, so records written
+    before it still load. No reference cycles pass through a state (the collector does not track it).
+    """
 
     user_id: str
     first_ms: int | None = None
     last_ms: int | None = None
     events: int = 0
     purchases: int = 0
-    spend: float = 0.0
-    last_by_type: dict[str, int] = field(default_factory=dict)
-    active_days: list[int] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    spend: int | float = 0.0  # an int where a test or an old record put one: the type survives a round trip
+    last_by_type: dict[str, Any] = {}
+    active_days: list[Any] = []
+    counts: dict[str, Any] = {}
     # timer key "trigger|name" -> [due_ms, instance]
-    timers: dict[str, list[Any]] = field(default_factory=dict)
+    timers: dict[str, list[Any]] = {}
     # "trigger|correlation" -> event time of the last firing (dedupe and re-eligibility)
-    fired: dict[str, int] = field(default_factory=dict)
-    windows: dict[str, dict[str, float]] = field(default_factory=dict)
-    streaks: dict[str, list[int]] = field(default_factory=dict)
-    sequences: dict[str, int] = field(default_factory=dict)
+    fired: dict[str, Any] = {}
+    windows: dict[str, Any] = {}
+    streaks: dict[str, Any] = {}
+    sequences: dict[str, Any] = {}
     # "c:<category>" / "r:<creator>" -> [score, as_of_ms]
-    affinity: dict[str, list[float]] = field(default_factory=dict)
-    recent_items: dict[str, int] = field(default_factory=dict)
+    affinity: dict[str, Any] = {}
+    recent_items: dict[str, Any] = {}
     # cart id -> item id -> [quantity, price, currency, title, image_url, last added ms] (see carts.py)
-    carts: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    bought: list[str] = field(default_factory=list)  # items bought lately, most recent last (bounded)
-    profile: dict[str, Any] = field(default_factory=dict)
+    carts: dict[str, Any] = {}
+    bought: list[Any] = []  # items bought lately, most recent last (bounded)
+    profile: dict[str, Any] = {}
     late_events: int = 0
 
     def next_due(self) -> int | None:
@@ -88,7 +91,7 @@ class UserState:
         """Rebuild a state from `to_dict` output."""
         try:
             return cls(**data)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise StateError(f"bad user state: {exc}") from exc
 
     def to_bytes(self) -> bytes:

@@ -180,24 +180,30 @@ class PartitionRuntime:
                 entry = affinity.get(key)
                 if entry is not None and entry[0] >= minimum:
                     if key not in tastes:
-                        record.before_fans_change()
                         tastes.add(key)
                         fans.add(key, user_id)
+                        record.fans_changed(key, True)
                 elif key in tastes:
-                    record.before_fans_change()
                     tastes.discard(key)
+                    record.fans_changed(key, False)
         else:
             now_tastes = {k for k, v in affinity.items() if v[0] >= minimum}
             if now_tastes != tastes:
-                record.before_fans_change()
                 for key in now_tastes - tastes:
                     fans.add(key, user_id)
+                    record.fans_changed(key, True)
+                for key in tastes - now_tastes:
+                    record.fans_changed(key, False)
                 record.tastes = now_tastes
         recent = state.recent_items
-        if recent.keys() != record.items:
-            record.before_fans_change()
-            for item in recent.keys() - record.items:
-                fans.add(f"i:{item}", user_id)
+        items = record.items
+        if recent.keys() != items:
+            for item in recent.keys() - items:
+                key = f"i:{item}"
+                fans.add(key, user_id)
+                record.fans_changed(key, True)
+            for item in items - recent.keys():
+                record.fans_changed(f"i:{item}", False)
             record.items = set(recent)
 
     # --- the decision layer's side -----------------------------------------------------------------------

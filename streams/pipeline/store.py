@@ -32,7 +32,7 @@ class PartitionStore:
         self.db = db
         self.cache = cache
         self.min_affinity = min_affinity
-        self.engine_due = DueIndex(db, DUE_ENGINE, lambda u: self.user(u).state.next_due())
+        self.engine_due = DueIndex(db, DUE_ENGINE, lambda u: self.user(u).state.next_due(), self._engine_entry_passed)
         self.decision_due = DueIndex(db, DUE_DECISION, lambda u: self.user(u).decision_due)
         self.fans = FanIndex(db)
         self.users: dict[str, UserRecord] = {}  # changed since the checkpoint
@@ -65,6 +65,12 @@ class PartitionStore:
         if due != record.pushed_due:
             record.pushed_due = due
             self.engine_due.set(record.user_id, due)
+
+    def _engine_entry_passed(self, user_id: str) -> None:
+        """A tick passed the user's stored engine entry, earlier than the due: move it at the checkpoint."""
+        record = self.user(user_id)
+        record.index_passed = True
+        self.users[user_id] = record
 
     def side(self, user_id: str) -> Side:
         side = self.sides.get(user_id)
@@ -103,20 +109,22 @@ class PartitionStore:
         writes: list[Write] = []
         counts = self.counts
         for user_id, record in self.users.items():
-            body = record.encode()
-            writes.append((USER + user_id.encode(), body))
             engine_due, decision_due = record.state.next_due(), record.decision_due
             old_engine, old_decision = record.saved
-            writes += self.engine_due.writes(user_id, old_engine, engine_due)
-            writes += self.decision_due.writes(user_id, old_decision, decision_due)
-            if record.stored_fans is not None:
-                keys = record.fan_keys()
-                if keys != record.stored_fans:
-                    writes += FanIndex.writes(user_id, record.stored_fans, keys)
-                record.stored_fans = None
+            # A deadline pushed later (every event re-arms inactivity) keeps its earlier entry: no writes now, and
+            # a tick that reaches the entry moves it (`index_passed`). An earlier one is written at once.
+            index, kept = self.engine_due.move(user_id, old_engine, engine_due, lazy=not record.index_passed)
+            record.index_passed = False
+            index += self.decision_due.writes(user_id, old_decision, decision_due)
+            if record.fan_changes:
+                index += FanIndex.writes(user_id, record.fan_changes)
+                record.fan_changes = None
             counts["engine"] += (engine_due is not None) - (old_engine is not None)
             counts["decision"] += (decision_due is not None) - (old_decision is not None)
-            record.saved = (engine_due, decision_due)
+            record.saved = (kept, decision_due)
+            body = record.encode()
+            writes.append((USER + user_id.encode(), body))
+            writes += index
             self.cache.put((self.partition, _USER, user_id), record, len(body) * USER_BYTES_PER_STORED_BYTE)
         for user_id, side in self.sides.items():
             body = side.to_bytes()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 
-from streams.state.db import PartitionDB
+from streams.state.db import PartitionDB, Write
 from streams.state.keys import due_key, fan_key, fan_prefix, parse_due, prefix_end
 
 _UNKNOWN = object()
@@ -19,11 +19,14 @@ _UNKNOWN = object()
 class DueIndex:
     """Users ordered by one kind of due time; `pop(upto)` hands out the earliest valid entry at or before `upto`."""
 
-    def __init__(self, db: PartitionDB, prefix: bytes, current: Callable[[str], int | None]) -> None:
-        """`current(user)`: the user's due of this kind now (its record, with unsaved changes)."""
+    def __init__(self, db: PartitionDB, prefix: bytes, current: Callable[[str], int | None],
+                 passed: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        """`current(user)`: the user's due of this kind now (its record, with unsaved changes); `passed(user)`: a
+        stored entry earlier than the user's due was reached (see `move`): the store moves it at its checkpoint."""
         self.db = db
         self.prefix = prefix
         self.current = current
+        self.passed = passed
         self.heap: list[tuple[int, str]] = []  # dues set since the checkpoint (some since moved on: checked on use)
         self.after = prefix  # store entries before this key were handed out (or skipped) since the checkpoint
         self._stored: object | tuple[int, str, bytes] | None = _UNKNOWN  # first store entry from `after`
@@ -70,9 +73,13 @@ class DueIndex:
                 due, user_id, key = stored
                 if due > upto_ms:
                     return None
-                if self.current(user_id) == due:
+                current = self.current(user_id)
+                if current == due:
                     return due, user_id, key
                 self.after, self._stored = key + b"\x00", _UNKNOWN
+                if current is not None and current > due and self.passed is not None:
+                    heapq.heappush(heap, (current, user_id))  # still fires on time before the checkpoint
+                    self.passed(user_id)
             elif top is not None:
                 due, user_id = top
                 if due > upto_ms:
@@ -88,11 +95,18 @@ class DueIndex:
         self.heap.clear()
         self.after, self._stored = self.prefix, _UNKNOWN
 
-    def writes(self, user_id: str, old: int | None, new: int | None) -> list[tuple[bytes, bytes | None]]:
+    def move(self, user_id: str, old: int | None, new: int | None, lazy: bool) -> tuple[list[Write], int | None]:
+        """The writes for a user's due going from `old` to `new`, and the due the store then holds. `lazy`: a
+        later due keeps the earlier entry (no writes); reaching it calls `passed`, and the next move is eager."""
+        if lazy and old is not None and new is not None and new > old:
+            return [], old
+        return self.writes(user_id, old, new), new
+
+    def writes(self, user_id: str, old: int | None, new: int | None) -> list[Write]:
         """The store writes that move a user's entry from `old` to `new`."""
         if old == new:
             return []
-        out: list[tuple[bytes, bytes | None]] = []
+        out: list[Write] = []
         if old is not None:
             out.append((due_key(self.prefix, old, user_id), None))
         if new is not None:
@@ -135,8 +149,6 @@ class FanIndex:
         self.added.clear()
 
     @staticmethod
-    def writes(user_id: str, old: frozenset[str], new: frozenset[str]) -> list[tuple[bytes, bytes | None]]:
-        """The store writes that move a user's entries from the keys `old` to `new`."""
-        out: list[tuple[bytes, bytes | None]] = [(fan_key(k, user_id), None) for k in sorted(old - new)]
-        out += [(fan_key(k, user_id), b"") for k in sorted(new - old)]
-        return out
+    def writes(user_id: str, changes: dict[str, bool]) -> list[Write]:
+        """The store writes of a user's gained (True) and lost (False) keys."""
+        return [(fan_key(k, user_id), b"" if changes[k] else None) for k in sorted(changes)]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from streams.engine.clock import StreamClock
+from streams.pipeline.partition import PartitionRuntime
+from streams.pipeline.store import PartitionStore
+from streams.state.cache import RecordCache
 from tests.unit.engine.support import DAY, HOUR, MIN, T0, Ev, Item, Profile, engine, partition
 
 ABSENCE = """
@@ -125,6 +129,31 @@ INACTIVITY = "triggers:\n  - {id: quiet, kind: inactivity, on: {type: [app_open,
 )
 def test_inactivity_live_wall_clock(events: list, until: int, expected: list) -> None:
     assert run(INACTIVITY, events, until=until) == expected
+
+
+def test_activity_pushing_the_deadline_later_writes_no_index_entry_and_fires_only_at_the_new_deadline() -> None:
+    """Each activity re-arms inactivity: the store's timer entry stays at the first deadline (no writes per event);
+    reaching it fires nothing, moves it to the real one at the next checkpoint, and a restart reads it from there."""
+    from streams.state.keys import DUE_ENGINE, due_key
+
+    eng = engine(INACTIVITY)
+    proc = partition(eng, replay=False)
+    proc.on_event(Ev("app_open", T0))
+    proc.checkpoint()
+    first = due_key(DUE_ENGINE, T0 + 7 * DAY, "u1")
+    assert proc.store.db.get(first) == b""
+    proc.on_event(Ev("view", T0 + 3 * DAY))
+    writes = proc.checkpoint()
+    assert not [k for k, _ in writes if k.startswith(DUE_ENGINE)]  # the entry stays at T0 + 7d
+    assert proc.on_wall_clock(T0 + 7 * DAY).firings == []  # reached: the state's deadline is T0 + 10d
+    moved = [k for k, _ in proc.checkpoint() if k.startswith(DUE_ENGINE)]
+    assert moved == [first, due_key(DUE_ENGINE, T0 + 10 * DAY, "u1")]
+    restarted = PartitionRuntime(eng, proc.config, {}, PartitionStore(0, proc.store.db, RecordCache(1 << 20), None),
+                                 StreamClock(0, replay=False))  # fmt: skip
+    assert restarted.on_wall_clock(T0 + 9 * DAY).firings == []
+    assert [(f.trigger_id, f.at_ms) for f in restarted.on_wall_clock(T0 + 11 * DAY).firings] == [
+        ("quiet", T0 + 10 * DAY)
+    ]
 
 
 def test_replay_mode_ignores_the_wall_clock() -> None:
@@ -271,7 +300,7 @@ def test_the_fanout_index_kept_by_difference_equals_one_rebuilt_from_the_states(
         proc.on_event(Ev(rng.choice(["view", "cart", "fav", "purchase", "app_open"]), t, f"u{rng.randrange(6)}",
                          item_id=f"i{rng.randrange(60)}", category=category, creator=creator))  # fmt: skip
         for user_id, record in proc.store.users.items():
-            assert record.fan_keys() == eng.index_keys(record.state), user_id
+            assert record.tastes | {f"i:{item}" for item in record.items} == eng.index_keys(record.state), user_id
         if step % 50 == 49:  # and what the checkpoint writes is the index rebuilt from the states
             proc.checkpoint()
             expected: dict[str, set[str]] = {}

@@ -67,9 +67,28 @@ def test_the_due_index_writes_move_an_entry() -> None:
     assert index.writes("u", None, 5) == [(due_key(DUE_ENGINE, 5, "u"), b"")]
 
 
+def test_a_later_due_keeps_its_earlier_entry_until_a_tick_reaches_it() -> None:
+    index = DueIndex(MemoryDB(), DUE_ENGINE, lambda u: None)
+    assert index.move("u", 10, 20, lazy=True) == ([], 10)  # pushed later: nothing written, the entry stays at 10
+    assert index.move("u", 10, 5, lazy=True) == (index.writes("u", 10, 5), 5)  # earlier: moved at once
+    assert index.move("u", 10, None, lazy=True) == (index.writes("u", 10, None), None)
+    assert index.move("u", 10, 20, lazy=False) == (index.writes("u", 10, 20), 20)  # reached: moved
+
+
+def test_reaching_an_entry_earlier_than_the_due_fires_nothing_then_and_the_due_on_time() -> None:
+    db = MemoryDB()
+    db.write([(due_key(DUE_ENGINE, 10, "a"), b""), (due_key(DUE_ENGINE, 15, "b"), b"")])
+    current, passed = {"a": 30, "b": 15}, []
+    index = DueIndex(db, DUE_ENGINE, current.get, passed.append)
+    assert index.pop(12) is None and passed == ["a"]  # a's entry at 10 was left when its due moved to 30
+    assert index.pop(20) == (15, "b")
+    assert index.pop(29) is None and index.pop(30) == (30, "a")  # from memory, before any checkpoint
+
+
 def test_the_fan_index_finds_stored_and_new_fans() -> None:
     db = MemoryDB()
-    db.write(FanIndex.writes("u1", frozenset(), frozenset({"c:shoes", "i:9"})))
+    db.write(FanIndex.writes("u1", {"c:shoes": True, "i:9": True}))
+    assert FanIndex.writes("u1", {"i:9": False}) == [(fan_key("i:9", "u1"), None)]
     fans = FanIndex(db)
     fans.add("c:shoes", "u2")
     assert fans.users(["c:shoes"]) == {"u1", "u2"} and fans.users(["i:9", "c:x"]) == {"u1"}
