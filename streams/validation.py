@@ -32,15 +32,17 @@ def check_record(
     codec: Codec | None = None,
 ) -> T | DeadLetter:
     """Decode and validate one input record; anything wrong comes back as a DeadLetter saying why."""
-    where = {"topic": topic, "partition": partition, "offset": offset, "key": key, "value": value, "at_ms": now_ms}
-    if not value:
-        return dead_letter(**where, error="record has no value", reason=EMPTY_VALUE)
-    if len(value) > max_value_bytes:
-        error = f"value of {len(value)} bytes is over the limit of {max_value_bytes}"
-        return dead_letter(**where, error=error, reason=OVERSIZED)
-    try:
-        record = (codec or _CODEC).decode(value, expected)
-        validate(record, now_ms=now_ms)
-    except SchemaError as exc:
-        return dead_letter(**where, error=exc)
-    return record
+    if value and len(value) <= max_value_bytes:
+        try:
+            record = (codec or _CODEC).decode(value, expected)
+            validate(record, now_ms=now_ms)
+            return record
+        except SchemaError as exc:
+            error: str | SchemaError = exc
+            reason = None
+    elif not value:
+        error, reason = "record has no value", EMPTY_VALUE
+    else:
+        error, reason = f"value of {len(value)} bytes is over the limit of {max_value_bytes}", OVERSIZED
+    return dead_letter(topic=topic, partition=partition, offset=offset, key=key, value=value, at_ms=now_ms,
+                       error=error, reason=reason)  # fmt: skip

@@ -14,8 +14,8 @@ from streams.state.keys import COUNTS, DUE_DECISION, DUE_ENGINE, SIDE, USER
 
 _USER, _SIDE = 0, 1  # record kinds in the cache key
 # What a decoded record takes in Python objects, measured with tracemalloc on the bench's states (a user's many
-# small dicts and lists: ~7.7x its stored bytes; a side ~4x); tests/unit/pipeline/test_store_memory.py checks them.
-USER_BYTES_PER_STORED_BYTE = 8
+# small dicts and lists: ~10.5x its stored MessagePack; a side ~4x): tests/unit/pipeline/test_store_memory.py.
+USER_BYTES_PER_STORED_BYTE = 10
 SIDE_BYTES_PER_STORED_BYTE = 4
 NEW_USER_BYTES = 1_700  # a record with an empty state (its dicts exist, empty)
 NEW_SIDE_BYTES = 350
