@@ -182,7 +182,8 @@ class Engine:
         state.last_ms = t if state.last_ms is None else max(state.last_ms, t)
         if state.last_by_type.get(event.type, -1) < t:
             state.last_by_type[event.type] = t
-            trim_dict(state.last_by_type, MAX_TYPES, lambda v: v)
+            if len(state.last_by_type) > MAX_TYPES:
+                trim_dict(state.last_by_type, MAX_TYPES, lambda v: v)
         if event.type == PURCHASE:
             state.purchases += 1
             state.spend += (event.price or 0.0) * (getattr(event, "quantity", None) or 1)
@@ -202,7 +203,8 @@ class Engine:
                 else:
                     decayed = entry[0] * 0.5 ** (max(0, t - entry[1]) / self.half_life_ms)
                     affinity[key] = [round(decayed + weight, 4), max(t, entry[1])]
-        trim_dict(state.affinity, MAX_AFFINITY, lambda v: v[0] * 0.5 ** ((t - v[1]) / self.half_life_ms))
+        if len(state.affinity) > MAX_AFFINITY:
+            trim_dict(state.affinity, MAX_AFFINITY, lambda v: v[0] * 0.5 ** ((t - v[1]) / self.half_life_ms))
         recent = state.recent_items
         if event.type in RECENT_ITEM_TYPES and event.item_id is not None:
             recent[event.item_id] = max(t, recent.get(event.item_id, 0))
@@ -211,7 +213,8 @@ class Engine:
             if min(recent.values()) < oldest:
                 for item in [i for i, seen in recent.items() if seen < oldest]:
                     del recent[item]
-            trim_dict(recent, MAX_RECENT_ITEMS, lambda v: v)
+            if len(recent) > MAX_RECENT_ITEMS:
+                trim_dict(recent, MAX_RECENT_ITEMS, lambda v: v)
 
     def _admit(self, state: UserState, firings: list[Firing], now_ms: int) -> list[Firing]:
         """Drop firings outside the audience, already fired, or inside the re-eligibility gap."""

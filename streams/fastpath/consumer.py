@@ -245,14 +245,13 @@ class BatchConsumer(AIOKafkaConsumer):
             if not batch:
                 return
         self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-        for start in range(0, len(batch), CHUNK_RECORDS):
-            if start:
-                await asyncio.sleep(0)  # a commit that is due runs here
-                if self.app.consumer_generation_id != generation or not self.flow_active:
-                    return  # a rebalance started: the rest is the next owner's (or fetched again after a seek)
-            chunk = batch[start : start + CHUNK_RECORDS]
-            if not await self._deliver_chunk(tp, chunk, handler, generation, start + len(chunk) == len(batch)):
-                return
+        await in_chunks(
+            batch,
+            CHUNK_RECORDS,
+            lambda chunk, last: self._deliver_chunk(tp, chunk, handler, generation, last),
+            # a rebalance started: the rest is the next owner's (or fetched again after a seek)
+            lambda: self.app.consumer_generation_id == generation and self.flow_active,
+        )
 
     async def _deliver_chunk(self, tp: TP, chunk: list[Any], handler: BatchHandler, generation: int,
                              ends_batch: bool) -> bool:  # fmt: skip
@@ -338,6 +337,24 @@ class BatchConsumer(AIOKafkaConsumer):
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             await self.wait_first(callback(self._to_message(tp, record)), self.suspend_flow.wait())
             self._read_offset[tp] = offset
+
+
+async def in_chunks(
+    records: Sequence[Any],
+    size: int,
+    deliver: Callable[[Sequence[Any], bool], Awaitable[bool]],
+    current: Callable[[], bool],
+) -> None:
+    """Hand `records` to `deliver(chunk, is_last)` `size` at a time, until it returns false. Between two chunks the
+    loop yields, so a commit that fell due runs, and goes on only while `current()` says the rest is still ours."""
+    for start in range(0, len(records), size):
+        if start:
+            await asyncio.sleep(0)
+            if not current():
+                return
+        chunk = records[start : start + size]
+        if not await deliver(chunk, start + len(chunk) == len(records)):
+            return
 
 
 def subscribe(app: faust.App, channel: Any, name: str) -> None:

@@ -202,9 +202,11 @@ class PartitionRuntime:
                 key = f"i:{item}"
                 fans.add(key, user_id)
                 record.fans_changed(key, True)
-            for item in items - recent.keys():
-                record.fans_changed(f"i:{item}", False)
-            record.items = set(recent)
+                items.add(item)
+            if len(items) > len(recent):
+                for item in items - recent.keys():
+                    record.fans_changed(f"i:{item}", False)
+                    items.discard(item)
 
     # --- the decision layer's side -----------------------------------------------------------------------
 

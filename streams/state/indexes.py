@@ -132,7 +132,11 @@ class FanIndex:
         self.added: dict[str, set[str]] = {}  # keys users gained since the checkpoint
 
     def add(self, key: str, user_id: str) -> None:
-        self.added.setdefault(key, set()).add(user_id)
+        users = self.added.get(key)
+        if users is None:
+            self.added[key] = {user_id}
+        else:
+            users.add(user_id)
 
     def users(self, keys: Iterable[str]) -> set[str]:
         """Every user the store or the unsaved changes list under any of `keys` (some may have lost it since:
