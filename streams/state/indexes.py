@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Callable, Iterable
 
 from streams.state.db import PartitionDB, Write
-from streams.state.keys import due_key, fan_key, fan_prefix, parse_due, prefix_end
+from streams.state.keys import due_key, fan_prefix, parse_due, prefix_end
 
 _UNKNOWN = object()
 
@@ -155,4 +155,5 @@ class FanIndex:
     @staticmethod
     def writes(user_id: str, changes: dict[str, bool]) -> list[Write]:
         """The store writes of a user's gained (True) and lost (False) keys."""
-        return [(fan_key(k, user_id), b"" if changes[k] else None) for k in sorted(changes)]
+        user = user_id.encode()
+        return [(fan_prefix(k) + user, b"" if present else None) for k, present in changes.items()]
