@@ -94,6 +94,8 @@ class PartitionRuntime:
         _, firings = self.engine.on_event(record.state, event, now)
         self._touch(record, event)
         firings += self._tick(now)
+        if not firings and record.decision_due is None and self._nothing_due(now):
+            return Result(firings)  # the common case: nothing fired, nothing due, nothing to cancel
         wanted = cancels(self.cancellers, event) if record.decision_due is not None else []
         return self._settle(firings, now, (event.user_id, event.event_time_ms, event.type, wanted))
 
@@ -127,7 +129,7 @@ class PartitionRuntime:
             keys.append(f"r:{item.creator}")
         now = max(self.clock.now_ms, item.event_time_ms)
         firings: list[Firing] = []
-        for user_id in sorted(self.store.fans.users(keys)):
+        for user_id in sorted(self.store.fans_of(keys)):
             record = self.store.user(user_id)
             _, fired = self.engine.on_catalog(record.state, item, now)
             if fired:
@@ -171,7 +173,7 @@ class PartitionRuntime:
             return  # no fan-out, no keys (what `Engine.index_keys` says)
         # The keys of `Engine.index_keys` in two parts, each updated by its difference: most events change
         # neither the affinities over the bar nor the set of recent items.
-        user_id, state, fans, tastes = record.user_id, record.state, self.store.fans, record.tastes
+        state, gained, tastes = record.state, self.store.fan_gained, record.tastes
         minimum = self.engine.min_affinity
         affinity = state.affinity
         if event is not None and len(affinity) < MAX_AFFINITY:
@@ -181,8 +183,7 @@ class PartitionRuntime:
                 if entry is not None and entry[0] >= minimum:
                     if key not in tastes:
                         tastes.add(key)
-                        fans.add(key, user_id)
-                        record.fans_changed(key, True)
+                        gained(record, key)
                 elif key in tastes:
                     tastes.discard(key)
                     record.fans_changed(key, False)
@@ -190,8 +191,7 @@ class PartitionRuntime:
             now_tastes = {k for k, v in affinity.items() if v[0] >= minimum}
             if now_tastes != tastes:
                 for key in now_tastes - tastes:
-                    fans.add(key, user_id)
-                    record.fans_changed(key, True)
+                    gained(record, key)
                 for key in tastes - now_tastes:
                     record.fans_changed(key, False)
                 record.tastes = now_tastes
@@ -199,9 +199,7 @@ class PartitionRuntime:
         items = record.items
         if recent.keys() != items:
             for item in recent.keys() - items:
-                key = f"i:{item}"
-                fans.add(key, user_id)
-                record.fans_changed(key, True)
+                gained(record, f"i:{item}")
                 items.add(item)
             if len(items) > len(recent):
                 for item in items - recent.keys():
@@ -214,10 +212,8 @@ class PartitionRuntime:
         """Decide firings, fire decision timers and apply a cancellation, all in event-time order."""
         result = Result(firings=firings)
         own_waits = own is not None and self.store.user(own[0]).decision_due is not None
-        if not firings and not own_waits:
-            due = self.store.decision_due.next_due()
-            if due is None or due > stream_ms:
-                return result  # the common case: nothing fired, nothing due, nothing to cancel
+        if not firings and not own_waits and self._nothing_due(stream_ms):
+            return result
         queue: list[tuple[int, int, int, Any]] = [(f.at_ms, _FIRING, i, f) for i, f in enumerate(firings)]
         if own is not None and own[3]:
             queue.append((own[1], _CANCEL, -1, own))
@@ -236,6 +232,11 @@ class PartitionRuntime:
                 self._cancel(item[0], item[3], item[2], at, result)
             else:
                 self._decide(item, result)
+
+    def _nothing_due(self, stream_ms: int) -> bool:
+        """No decision timer of any user is due at the stream time."""
+        due = self.store.decision_due.next_due()
+        return due is None or due > stream_ms
 
     def _next_timer(self, stream_ms: int, own: Own | None) -> tuple[int, str] | None:
         """The earliest due decision timer: any user's up to stream time, the event's user's up to its event time."""

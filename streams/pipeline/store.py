@@ -35,6 +35,9 @@ class PartitionStore:
         self.engine_due = DueIndex(db, DUE_ENGINE, lambda u: self.user(u).state.next_due(), self._engine_entry_passed)
         self.decision_due = DueIndex(db, DUE_DECISION, lambda u: self.user(u).decision_due)
         self.fans = FanIndex(db)
+        # Fan-out keys gained since the checkpoint, by key: made from the changed records when a catalogue update
+        # first asks (None until then), so events pay nothing for it where no catalogue update comes.
+        self._gained: dict[str, set[str]] | None = None
         self.users: dict[str, UserRecord] = {}  # changed since the checkpoint
         self.sides: dict[str, Side] = {}
         self.raw: dict[bytes, bytes] = {}
@@ -65,6 +68,27 @@ class PartitionStore:
         if due != record.pushed_due:
             record.pushed_due = due
             self.engine_due.set(record.user_id, due)
+
+    def fan_gained(self, record: UserRecord, key: str) -> None:
+        """The (changed) record is now listed under the fan-out `key`."""
+        record.fans_changed(key, True)
+        if self._gained is not None:
+            self._gained.setdefault(key, set()).add(record.user_id)
+
+    def fans_of(self, keys: list[str]) -> set[str]:
+        """Every user listed under any of `keys`, stored or gained since the checkpoint (some may have lost it
+        since: the engine checks each against its state)."""
+        gained = self._gained
+        if gained is None:
+            gained = self._gained = {}
+            for user_id, record in self.users.items():
+                for key, present in (record.fan_changes or {}).items():
+                    if present:
+                        gained.setdefault(key, set()).add(user_id)
+        found = self.fans.users(keys)
+        for key in keys:
+            found.update(gained.get(key, ()))
+        return found
 
     def _engine_entry_passed(self, user_id: str) -> None:
         """A tick passed the user's stored engine entry, earlier than the due: move it at the checkpoint."""
@@ -138,7 +162,7 @@ class PartitionStore:
         self.users, self.sides, self.raw = {}, {}, {}
         self.engine_due.checkpointed()
         self.decision_due.checkpointed()
-        self.fans.checkpointed()
+        self._gained = None
         return writes
 
     def apply(self, writes: list[Write]) -> None:

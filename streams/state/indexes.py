@@ -125,32 +125,20 @@ class DueIndex:
 
 
 class FanIndex:
-    """Users by affinity key (categories, creators, items) for catalogue fan-out."""
+    """Users by affinity key (categories, creators, items) for catalogue fan-out, as the store holds them."""
 
     def __init__(self, db: PartitionDB) -> None:
         self.db = db
-        self.added: dict[str, set[str]] = {}  # keys users gained since the checkpoint
-
-    def add(self, key: str, user_id: str) -> None:
-        users = self.added.get(key)
-        if users is None:
-            self.added[key] = {user_id}
-        else:
-            users.add(user_id)
 
     def users(self, keys: Iterable[str]) -> set[str]:
-        """Every user the store or the unsaved changes list under any of `keys` (some may have lost it since:
-        the engine checks each against its state)."""
+        """Every user the store lists under any of `keys` (some may have lost it since: the engine checks each
+        against its state; gains since the checkpoint are the caller's)."""
         found: set[str] = set()
         for key in keys:
             prefix = fan_prefix(key)
             start = len(prefix)
             found.update(k[start:].decode() for k, _ in self.db.range(prefix, prefix_end(prefix)))
-            found.update(self.added.get(key, ()))
         return found
-
-    def checkpointed(self) -> None:
-        self.added.clear()
 
     @staticmethod
     def writes(user_id: str, changes: dict[str, bool]) -> list[Write]:

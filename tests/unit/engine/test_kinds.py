@@ -246,6 +246,18 @@ def test_recommendation(events: list, expected: list) -> None:
     assert [f[1] for f in run(RECO, events)] == expected
 
 
+def test_a_catalogue_update_before_any_checkpoint_finds_the_fans_gained_since_the_last_one() -> None:
+    proc = partition(engine(RECO))
+    proc.on_event(Ev("view", T0, "u1", item_id="i1"))
+    drop = Item("i1", "price_drop", T0 + HOUR, price=5.0, previous_price=9.0)
+    assert [f.user_id for f in proc.on_catalog(drop).firings] == ["u1"]  # type: ignore[arg-type]
+    proc.on_event(Ev("view", T0 + 2 * HOUR, "u2", item_id="i1"))  # gained after the first lookup
+    later = Item("i1", "price_drop", T0 + 3 * HOUR, price=4.0, previous_price=5.0)
+    assert sorted(f.user_id for f in proc.on_catalog(later).firings) == ["u1", "u2"]  # type: ignore[arg-type]
+    proc.checkpoint()
+    assert proc.store.fans.users(["i:i1"]) == {"u1", "u2"}
+
+
 def test_fanout_touches_only_candidates() -> None:
     proc = partition(engine(RECO))
     for i in range(200):
