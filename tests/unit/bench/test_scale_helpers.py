@@ -105,3 +105,14 @@ def test_comparisons_state_the_ratio_and_the_target() -> None:
         "- Full Nudge worker vs Quix Streams stateful: 1.20x (target >= 2x: not met).",
         "- Full Nudge worker vs raw confluent-kafka + decode: 30% (target >= 25%: met).",
     ]
+
+
+def test_an_ab_variant_names_its_tree_and_settings(tmp_path: Path) -> None:
+    from streams.bench.ab import parse_variant
+
+    variant = parse_variant(f"longer={tmp_path};NUDGE_COMMIT_INTERVAL_MS=3000")
+    assert variant.name == "longer" and variant.env["PYTHONPATH"] == str(tmp_path)
+    assert variant.env["NUDGE_COMMIT_INTERVAL_MS"] == "3000" and variant.env["NUDGE_STORE"] == "rocksdb://"
+    for bad in ("no-tree", "x=.;NOVALUE"):
+        with pytest.raises(ValueError, match=r"variant|SETTING"):
+            parse_variant(bad)
