@@ -15,10 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from streams.fastpath.consumer import GC_THRESHOLDS
+
 # The collector as the worker runs it (fastpath.consumer.GC_THRESHOLDS), set before older trees' loops too
 # (theirs did not set it themselves), so both sides count the same collections.
 PROGRAMS = {
-    "loop": "import gc; gc.set_threshold(50_000, 100, 10); from streams.bench import engine_costs; "
+    "loop": f"import gc; gc.set_threshold{GC_THRESHOLDS}; from streams.bench import engine_costs; "
     "engine_costs.in_process_rate({events}, {users})",
     "input": "from streams.bench import workload; list(workload.events({events}, {users}))",
 }

@@ -57,6 +57,18 @@ def rows(runs: list[Any]) -> list[str]:
     return out
 
 
+def rate_runs_note(runs: list[Any]) -> list[str]:
+    """Which sizes' events/s are medians, and of which runs."""
+    parts = [f"{r.users:,} users {' / '.join(f'{x:,.0f}' for x in r.rate_runs)}" for r in runs if r.rate_runs]
+    if not parts:
+        return []
+    return [
+        "events/s of a size whose events take seconds is the median of its process runs (each on fresh "
+        "topics): " + "; ".join(parts) + ".",
+        "",
+    ]
+
+
 def section(runs: list[Any], partitions: int, phase_minutes: float, span_minutes: float, command: str) -> str:
     """The whole section, between markers so a later scale run replaces it in place."""
     failures = [f"- {r.users:,} users, {name}: {ph.error.splitlines()[0]}" for r in runs
@@ -81,6 +93,7 @@ def section(runs: list[Any], partitions: int, phase_minutes: float, span_minutes
         "",
         *rows(runs),
         "",
+        *rate_runs_note(runs),
         "Targets: " + "; ".join(TARGETS) + ".",
     ]
     if failures:

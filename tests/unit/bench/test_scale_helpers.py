@@ -9,7 +9,7 @@ import pytest
 
 from streams.bench import comparisons, scale_report, worker_log, workload
 from streams.bench.runner import Figure
-from streams.bench.scale import Phase, SizeRun, parse_sizes, probe_users
+from streams.bench.scale import Phase, SizeRun, parse_sizes, probe_users, with_rate_runs
 
 # What a Faust 0.15 worker logs at -l info when it starts recovering (two tables, the ditto mark for repeats).
 LOG = """\
@@ -116,3 +116,17 @@ def test_an_ab_variant_names_its_tree_and_settings(tmp_path: Path) -> None:
     for bad in ("no-tree", "x=.;NOVALUE"):
         with pytest.raises(ValueError, match=r"variant|SETTING"):
             parse_variant(bad)
+
+
+def test_a_short_size_reports_the_median_of_its_process_runs_and_lists_them() -> None:
+    def processed(rate: float, error: str = "") -> SizeRun:
+        return run_of(50_000, process=Phase(5, {"events_per_s": rate, "peak_rss_mib": 300.0}, error))
+
+    run = with_rate_runs(processed(30_000.0), [processed(20_000.0), processed(22_000.0), processed(1.0, "failed")])
+    assert run.phases["process"].figures["events_per_s"] == 22_000.0
+    assert run.rate_runs == [20_000.0, 22_000.0, 30_000.0]
+    note = scale_report.rate_runs_note([run, run_of(1_000_000)])
+    assert "50,000 users 20,000 / 22,000 / 30,000" in note[0] and "1,000,000" not in note[0]
+    alone = with_rate_runs(processed(30_000.0), [])
+    assert alone.rate_runs == [] and alone.phases["process"].figures["events_per_s"] == 30_000.0
+    assert scale_report.rate_runs_note([alone]) == []
