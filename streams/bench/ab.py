@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.bench import nudge_worker, workload
-from streams.bench.runner import ROCKSDB, _create_topic
-
-TICKS = os.sysconf("SC_CLK_TCK")
+from streams.bench.runner import ROCKSDB
 
 
 @dataclass
@@ -46,25 +44,10 @@ def parse_variant(text: str) -> Variant:
     return Variant(name, env)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def run_once(bootstrap: str, prefix: str, events: int, partitions: int, env: dict[str, str]) -> tuple[float, float]:
     """(events/s from the first to the last processed batch, CPU microseconds per event) of one worker run."""
-    app_id = f"bench-ab-{uuid.uuid4().hex[:8]}"
-    nudge_worker.APPS.append(app_id)
-    nudge_worker._create(bootstrap, [f"{prefix}{app_id}.{t}" for t in nudge_worker.APP_TOPICS], partitions)
-    worker = nudge_worker.Worker(bootstrap, prefix, app_id, partitions, extra_env=env)
-    try:
-        seen = worker.wait_for(events, timeout_s=900)
-        cpu = cpu_seconds(worker.proc.pid)
-    finally:
-        worker.stop()
-    span = max(seen["last_ts"] - seen["first_ts"], 1e-6)
-    return (seen["count"] - seen.get("first_n", 0)) / span, cpu / events * 1e6
+    run = nudge_worker.worker_rate(bootstrap, prefix, events, partitions, timeout_s=900, extra_env=env)
+    return run.rate, run.cpu_s / events * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     variants = [parse_variant(v) for v in args.variants]
     prefix = f"bench.ab{uuid.uuid4().hex[:6]}."
-    for name in nudge_worker.topics_for(prefix, "unused")[: len(nudge_worker.WORKER_TOPICS)]:
-        _create_topic(args.bootstrap, name, args.partitions)
+    nudge_worker._create(args.bootstrap, [prefix + t for t in nudge_worker.WORKER_TOPICS], args.partitions)
     workload.publish(args.bootstrap, prefix + "behavior.events", args.events, args.users)
     for round_no in range(1, args.rounds + 1):
         for v in variants:

@@ -8,7 +8,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
+from connectors.delivery.bench import cpu_seconds
 from streams.bench.worker_process import ROOT, web_port, worker_process
 
 TRIGGERS = ROOT / "streams" / "triggers.yaml"
@@ -79,20 +81,27 @@ class Worker:
         self.process.stop(timeout_s)
 
 
+class WorkerRun(NamedTuple):
+    rate: float  # events/s, first to last processed batch
+    app_id: str
+    cpu_s: float  # the process's CPU until the last event was processed, start-up included
+
+
 def worker_rate(bootstrap: str, prefix: str, count: int, partitions: int,
-                timeout_s: float = 300, extra_env: dict[str, str] | None = None) -> tuple[float, str]:  # fmt: skip
-    """Events/s of one worker over `count` events (first to last processed batch), and its app id."""
+                timeout_s: float = 300, extra_env: dict[str, str] | None = None) -> WorkerRun:  # fmt: skip
+    """Events/s of one worker over `count` events (first to last processed batch), its app id and CPU."""
     app_id = f"bench-nudge-{uuid.uuid4().hex[:8]}"
     APPS.append(app_id)
     _create(bootstrap, [f"{prefix}{app_id}.{t}" for t in APP_TOPICS], partitions)
     worker = Worker(bootstrap, prefix, app_id, partitions, extra_env=extra_env)
     try:
         seen = worker.wait_for(count, timeout_s)
+        cpu_s = cpu_seconds(worker.proc.pid)
     finally:
         worker.stop()
     # The first batch's own time is not in the span: count it out.
     span = max(seen["last_ts"] - seen["first_ts"], 1e-6)
-    return (seen["count"] - seen.get("first_n", 0)) / span, app_id
+    return WorkerRun((seen["count"] - seen.get("first_n", 0)) / span, app_id, cpu_s)
 
 
 def _create(bootstrap: str, names: list[str], partitions: int) -> None:

@@ -152,16 +152,16 @@ def measurements(plan: Plan, prefix: str, app_ids: list[str]) -> list[tuple[str,
         return run_faust_peer("naive", b, t, short, p)
 
     def nudge(b: str, _t: str, n: int, p: int) -> float:
-        rate, app_id = nudge_worker.worker_rate(b, prefix, n, p, extra_env=ROCKSDB)
-        app_ids.append(app_id)
-        return rate
+        run = nudge_worker.worker_rate(b, prefix, n, p, extra_env=ROCKSDB)
+        app_ids.append(run.app_id)
+        return run.rate
 
     def nudge_engine_only(b: str, _t: str, n: int, p: int) -> float:
-        return nudge_worker.worker_rate(b, prefix, n, p, extra_env={**ROCKSDB, "NUDGE_ATTRIBUTION": "false"})[0]
+        return nudge_worker.worker_rate(b, prefix, n, p, extra_env={**ROCKSDB, "NUDGE_ATTRIBUTION": "false"}).rate
 
     def nudge_exactly_once(b: str, _t: str, n: int, p: int) -> float:
         env = {**ROCKSDB, "NUDGE_PROCESSING_GUARANTEE": "exactly_once"}
-        return nudge_worker.worker_rate(b, prefix, n, p, extra_env=env)[0]
+        return nudge_worker.worker_rate(b, prefix, n, p, extra_env=env).rate
 
     def quix(mode: str) -> Measurement:
         return lambda b, t, n, _p: quix_peer.quix_rate(mode, b, t, n)

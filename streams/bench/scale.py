@@ -219,7 +219,8 @@ class Sizer:
             cold_dir = warm_dir.with_name(f"{data}-cold")
             self.dirs += [warm_dir, cold_dir]
             steps = {"process": self.process, "warm": self.restart, "cold": self.restart}
-            for name, fn in ((name, steps[name]) for name in phases):
+            for name in phases:
+                fn = steps[name]
                 progress(f"{users:,} users: {name} (bound {self.limit_s / 60:.0f} min)")
                 phase = self.result.phases[name] = Phase()
                 begun = time.monotonic()
