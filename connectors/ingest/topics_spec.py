@@ -155,6 +155,8 @@ def _differences(admin: AdminClient, wanted: dict[str, TopicSpec]) -> list[str]:
     existing = admin.list_topics(timeout=OPERATION_TIMEOUT_S).topics
     off = [n for n, s in wanted.items() if n not in existing or len(existing[n].partitions) < s.partitions]
     resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in wanted if n not in off]
+    if not resources:  # no topic shows up yet (just created): describe_configs refuses an empty list
+        return off
     for resource, future in admin.describe_configs(resources, request_timeout=OPERATION_TIMEOUT_S).items():
         current = future.result(timeout=OPERATION_TIMEOUT_S)
         if any(k not in current or current[k].value != v for k, v in wanted[resource.name].config.items()):
