@@ -40,10 +40,17 @@ def records(count: int, users: int, seed: int = 7, every_user: bool = False,
     if every_user:
         order = [i % users for i in range(count)]
         rng.shuffle(order)
-    max_step = 2 * MEAN_STEP_MS if span_ms is None else max(round(2 * span_ms / max(count, 1)), 1)
+    # Steps of a span are fractions of a millisecond once there are more events than milliseconds: kept as a float,
+    # so that any number of events spans the same event time (a whole-millisecond step rounds it away).
+    span_step = None if span_ms is None else 2 * span_ms / max(count, 1)
+    offset = 0.0
     t = BASE_TIME_MS
     for i in range(count):
-        t += rng.randint(0, max_step)
+        if span_step is None:
+            t += rng.randint(0, 2 * MEAN_STEP_MS)
+        else:
+            offset += rng.random() * span_step
+            t = BASE_TIME_MS + int(offset)
         user = f"u{rng.randrange(users) if order is None else order[i]}"
         kind = rng.choices(types, weights)[0]
         item = rng.randrange(200_000)
