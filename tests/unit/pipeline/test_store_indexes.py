@@ -1,8 +1,9 @@
 """The store's timer and fan-out indexes hold exactly what its records say, after every checkpoint.
 
 The indexes are ordered keys beside the records (streams/state/keys.py); a key left behind would fire a timer or
-fan a catalogue update out to a user for nothing, a key missing would lose one. Each record carries what its
-keys must be (its saved dues, its tastes and recent items), so the whole store can be checked against itself.
+fan a catalogue update out to a user for nothing, a key missing would lose one. Each record says what its keys
+must be (its saved dues; its fan-out keys are `Engine.index_keys` of its state), so the whole store can be checked
+against itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from streams.bench import workload
+from streams.engine.engine import Engine
 from streams.pipeline.records import UserRecord
 from streams.pipeline.runtime import Runtime
 from streams.state.db import MemoryDB
@@ -23,20 +25,19 @@ def stored_index_keys(db: MemoryDB) -> set[bytes]:
     return {k for k in db.data if k[:2] in (DUE_ENGINE, DUE_DECISION) or k[:1] == FANOUT}
 
 
-def keys_the_records_imply(db: MemoryDB, min_affinity: float | None) -> set[bytes]:
+def keys_the_records_imply(db: MemoryDB, engine: Engine) -> set[bytes]:
     keys: set[bytes] = set()
     for key, body in db.data.items():
         if key[:1] != USER:
             continue
         user_id = key[1:].decode()
-        record = UserRecord.decode(user_id, body, min_affinity)
+        record = UserRecord.decode(user_id, body, None)
         engine_due, decision_due = record.saved
         if engine_due is not None:
             keys.add(due_key(DUE_ENGINE, engine_due, user_id))
         if decision_due is not None:
             keys.add(due_key(DUE_DECISION, decision_due, user_id))
-        keys.update(fan_key(k, user_id) for k in record.tastes)
-        keys.update(fan_key(f"i:{item}", user_id) for item in record.items)
+        keys.update(fan_key(k, user_id) for k in engine.index_keys(record.state))
     return keys
 
 
@@ -45,7 +46,7 @@ def check(rt: Runtime, table: golden.Stores, when: str) -> Counter[bytes]:
     seen: Counter[bytes] = Counter()
     for part, db in table.items():
         stored = stored_index_keys(db)
-        implied = keys_the_records_imply(db, rt.min_affinity)
+        implied = keys_the_records_imply(db, rt.engine)
         extra, missing = sorted(stored - implied), sorted(implied - stored)
         assert not extra and not missing, (
             f"{when}, partition {part}: {len(extra)} index keys no record implies (e.g. {extra[:3]}), "
